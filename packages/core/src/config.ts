@@ -1,0 +1,89 @@
+import { z } from "zod";
+
+/**
+ * The one place that reads the environment. Everything else receives a Config.
+ * It fails fast, naming each variable that is missing or wrong.
+ */
+const MiB = 1024 * 1024;
+const DEV_CURSOR_SECRET = "development-only-cursor-secret-not-for-deployment";
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const environment = z.object({
+  TABLE_NAME: z.string().min(1),
+  BUCKET_NAME: z.string().min(1),
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+  /** Set for emulators (embedded, LocalStack); unset in AWS. */
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  S3_ENDPOINT: z.url().optional(),
+  /** "local": every AWS call must go to a loopback or named local host (tests, dev server). */
+  /** Read only with an emulator endpoint; in AWS the SDK's own provider chain finds credentials. */
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  AWS_ENDPOINT_GUARD: z.enum(["local", "off"]).optional(),
+  /** Signs list cursors so they cannot be forged or moved to another filter. */
+  CURSOR_SECRET: z.string().min(32).optional(),
+  MAX_IMAGE_PIXELS: integer(50_000_000, 1, 1_000_000_000),
+  MAX_DIRECT_UPLOAD_BYTES: integer(4 * MiB, 1, 6 * MiB),
+  DOWNLOAD_URL_TTL_SECONDS: integer(600, 1, 900),
+  /** Set by the Lambda runtime. */
+  AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
+  VITEST: z.string().optional(),
+});
+
+export interface Config {
+  tableName: string;
+  bucketName: string;
+  region: string;
+  dynamoEndpoint?: string;
+  s3Endpoint?: string;
+  /** Static credentials for emulators; undefined in AWS. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** AWS calls may only reach loopback or local emulator hosts. */
+  localEndpointsOnly: boolean;
+  cursorSecret: string;
+  maxImagePixels: number;
+  maxDirectUploadBytes: number;
+  downloadUrlTtlSeconds: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = environment.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  const e = parsed.data;
+  const inLambda = e.AWS_LAMBDA_FUNCTION_NAME !== undefined;
+  if (inLambda && !e.CURSOR_SECRET) {
+    throw new ConfigError("invalid configuration: CURSOR_SECRET is required when running in Lambda");
+  }
+  const localEndpointsOnly =
+    e.AWS_ENDPOINT_GUARD === "local" || (e.VITEST !== undefined && e.AWS_ENDPOINT_GUARD !== "off");
+  if (localEndpointsOnly && (!e.DYNAMODB_ENDPOINT || !e.S3_ENDPOINT)) {
+    throw new ConfigError(
+      "invalid configuration: DYNAMODB_ENDPOINT and S3_ENDPOINT must point at local emulators here",
+    );
+  }
+  return {
+    tableName: e.TABLE_NAME,
+    bucketName: e.BUCKET_NAME,
+    region: e.AWS_REGION,
+    dynamoEndpoint: e.DYNAMODB_ENDPOINT,
+    s3Endpoint: e.S3_ENDPOINT,
+    credentials:
+      (e.DYNAMODB_ENDPOINT || e.S3_ENDPOINT) && e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+        ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY }
+        : undefined,
+    localEndpointsOnly,
+    cursorSecret: e.CURSOR_SECRET ?? DEV_CURSOR_SECRET,
+    maxImagePixels: e.MAX_IMAGE_PIXELS,
+    maxDirectUploadBytes: e.MAX_DIRECT_UPLOAD_BYTES,
+    downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
+  };
+}

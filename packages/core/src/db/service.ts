@@ -1,0 +1,22 @@
+import { Entity, Service } from "electrodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { catalogSchema } from "./catalog.entity.ts";
+import { imageDeletionSchema } from "./image-deletion.entity.ts";
+import { imageTagSchema } from "./image-tag.entity.ts";
+import { imageSchema } from "./image.entity.ts";
+
+/** The entities bound to one table and client; built per store so stores never share state. */
+export function createDb(client: DynamoDBDocumentClient, table: string) {
+  const config = { client, table };
+  return new Service(
+    {
+      image: new Entity(imageSchema, config),
+      imageTag: new Entity(imageTagSchema, config),
+      imageDeletion: new Entity(imageDeletionSchema, config),
+      catalog: new Entity(catalogSchema, config),
+    },
+    config,
+  );
+}
+
+export type Db = ReturnType<typeof createDb>;

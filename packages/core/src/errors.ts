@@ -1,0 +1,95 @@
+/**
+ * One error type for the domain. The kind says what went wrong in terms a caller can act on;
+ * only the HTTP layer turns kinds into statuses. Messages are safe to show to a client.
+ */
+export type ErrorKind =
+  "invalid" | "not_found" | "conflict" | "unsupported_type" | "undecodable" | "too_large" | "unavailable";
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  override name = "AppError";
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    readonly details: { issues?: Issue[]; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: details.cause });
+  }
+}
+
+export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
+
+const THROTTLING = new Set([
+  "ThrottlingException",
+  "Throttling",
+  "ProvisionedThroughputExceededException",
+  "RequestLimitExceeded",
+  "TooManyRequestsException",
+  "SlowDown",
+  "ServiceUnavailable",
+  "InternalServerError",
+  "InternalError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "TimeoutError",
+]);
+const NETWORK = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+
+interface AwsLikeError {
+  name?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+  CancellationReasons?: { Code?: string }[];
+}
+
+/** ElectroDB wraps what the SDK threw; the SDK's error is what says what happened. */
+function awsErrorOf(error: unknown): AwsLikeError | undefined {
+  let current = error as (AwsLikeError & { cause?: unknown }) | undefined;
+  while (current?.name === "ElectroError" && current.cause) current = current.cause as typeof current;
+  return current && typeof current === "object" ? current : undefined;
+}
+
+/** The codes DynamoDB gave for each action of a cancelled transaction. */
+export function cancellationCodes(error: unknown): string[] {
+  const e = awsErrorOf(error);
+  if (e?.name !== "TransactionCanceledException") return [];
+  return (e.CancellationReasons ?? []).map((reason) => reason.Code ?? "None");
+}
+
+/** A conditional write or a transaction failed on one of its conditions. */
+export function isConditionFailure(error: unknown): boolean {
+  const e = awsErrorOf(error);
+  if (e?.name === "ConditionalCheckFailedException") return true;
+  return cancellationCodes(error).includes("ConditionalCheckFailed");
+}
+
+/** DynamoDB or S3 is throttling, failing, or out of reach: the client should retry later. */
+export function isTransientAwsError(error: unknown): boolean {
+  const e = awsErrorOf(error);
+  if (!e) return false;
+  if (e.name && THROTTLING.has(e.name)) return true;
+  if (e.code && NETWORK.has(e.code)) return true;
+  const codes = cancellationCodes(error);
+  if (codes.some((code) => code === "ThrottlingError" || code === "TransactionConflict")) return true;
+  const status = e.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 500;
+}
+
+/**
+ * Wraps what a store call threw: domain errors pass through, transient AWS failures become
+ * `unavailable`, and anything else is rethrown as it is (a 500 whose details stay in the logs).
+ */
+export function toAppError(error: unknown, what: string): unknown {
+  if (isAppError(error)) return error;
+  if (isTransientAwsError(error)) {
+    return new AppError("unavailable", `${what}: storage is busy or unavailable, try again`, {
+      retryAfterSeconds: 1,
+      cause: error,
+    });
+  }
+  return error;
+}

@@ -1,0 +1,349 @@
+import { ulid } from "ulid";
+import type { AwsClients } from "../aws/clients.ts";
+import type { Config } from "../config.ts";
+import { createDb } from "../db/service.ts";
+import { commitTransaction } from "../db/transaction.ts";
+import { AppError, isConditionFailure, toAppError } from "../errors.ts";
+import { createObjectStore, objectKeys } from "../storage/object-store.ts";
+import {
+  ImageId,
+  ImagePatch,
+  NewImageMetadata,
+  UserId,
+  type ImageInfo,
+  type ImagePage,
+  type ListFilter,
+} from "./image.schema.ts";
+import { createListing, monthOf } from "./listing.ts";
+import { processImage, THUMBNAIL_TYPE } from "./processing.ts";
+import { toImageInfo, type ListingRecord } from "./records.ts";
+import { parseOrThrow } from "./validate.ts";
+
+export interface ImageStoreDeps {
+  config: Config;
+  clients: AwsClients;
+  now?: () => Date;
+  /** Where failures that leave something behind are reported (the store keeps going). */
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface CreateImageInput {
+  userId: string;
+  title: string;
+  description?: string | null;
+  tags?: string[];
+  bytes: Uint8Array;
+  /** For imports and test data only; uploads take the server's clock. */
+  uploadTime?: Date;
+}
+
+export interface DownloadLinks {
+  download_url: string;
+  download_expires_at: string;
+  thumbnail_url: string | null;
+}
+
+interface ImageRecord extends ListingRecord {
+  month: string;
+  revision: number;
+}
+
+const DELETION_RECORD_DAYS = 7;
+/** A change that lost a race with another change to the same image is tried again this often. */
+const CONCURRENT_CHANGE_ATTEMPTS = 3;
+const EARLIEST_MONTH_CACHE_MS = 60_000;
+
+const notFound = () => new AppError("not_found", "no such image");
+
+const defaultLog = (event: string, fields: Record<string, unknown>) =>
+  console.error(JSON.stringify({ level: "error", event, ...fields }));
+
+/**
+ * The image store: every way the service reads and changes images. Bytes go to S3, metadata
+ * to DynamoDB; each change is all or nothing to a reader.
+ */
+export function createImageStore({ config, clients, now = () => new Date(), log = defaultLog }: ImageStoreDeps) {
+  const db = createDb(clients.dynamo, config.tableName);
+  const { image, imageTag, imageDeletion, catalog } = db.entities;
+  const objects = createObjectStore(clients.s3, config.bucketName);
+
+  let earliest: { month: string | null; readAt: number } | undefined;
+
+  async function earliestMonth(): Promise<string | null> {
+    if (earliest && Date.now() - earliest.readAt < EARLIEST_MONTH_CACHE_MS) return earliest.month;
+    const { data } = await catalog.get({}).go({ consistent: true });
+    earliest = { month: data?.earliestMonth ?? null, readAt: Date.now() };
+    return earliest.month;
+  }
+
+  /** Lowers the catalog's oldest month when an image lands before it (imports, the first upload). */
+  async function noteMonth(month: string): Promise<void> {
+    if (earliest?.month && earliest.month <= month) return;
+    try {
+      await catalog
+        .update({})
+        .set({ earliestMonth: month })
+        .where((attr, op) => `${op.notExists(attr.earliestMonth)} OR ${op.gt(attr.earliestMonth, month)}`)
+        .go();
+      earliest = { month, readAt: Date.now() };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      earliest = undefined;
+    }
+  }
+
+  const list = createListing({
+    db,
+    dynamo: clients.dynamo,
+    cursorSecret: config.cursorSecret,
+    bucket: config.bucketName,
+    now,
+    earliestMonth: () => earliestMonth().catch((error) => Promise.reject(toAppError(error, "listing images"))),
+  });
+
+  /** Best effort: objects whose item was never written must not stay behind. */
+  async function discardObjects(keys: string[], reason: string): Promise<void> {
+    try {
+      await objects.deleteMany(keys);
+    } catch (error) {
+      log("orphaned_objects", { keys, reason, error: String(error) });
+    }
+  }
+
+  async function readRecord(imageId: string): Promise<ImageRecord | null> {
+    if (!ImageId.safeParse(imageId).success) return null;
+    try {
+      const { data } = await image.get({ imageId }).go({ consistent: true });
+      return (data as ImageRecord | null) ?? null;
+    } catch (error) {
+      throw toAppError(error, "reading the image");
+    }
+  }
+
+  /** The image if the caller owns it; anyone else is told it does not exist. */
+  async function readOwned(imageId: string, callerId: string): Promise<ImageRecord> {
+    const record = await readRecord(imageId);
+    if (!record || record.userId !== callerId) throw notFound();
+    return record;
+  }
+
+  const listingFields = (record: ImageRecord): ListingRecord => ({
+    imageId: record.imageId,
+    userId: record.userId,
+    uploadTime: record.uploadTime,
+    title: record.title,
+    description: record.description,
+    tags: record.tags,
+    contentType: record.contentType,
+    sizeBytes: record.sizeBytes,
+    width: record.width,
+    height: record.height,
+    sha256: record.sha256,
+    objectKey: record.objectKey,
+    thumbnailKey: record.thumbnailKey,
+  });
+
+  /** Runs `attempt` again when it lost a race with another change to the same image. */
+  async function withRetryOnRace<T>(what: string, attempt: (attemptNumber: number) => Promise<T>): Promise<T> {
+    for (let i = 1; ; i++) {
+      try {
+        return await attempt(i);
+      } catch (error) {
+        if (isConditionFailure(error) && i < CONCURRENT_CHANGE_ATTEMPTS) continue;
+        if (isConditionFailure(error)) {
+          throw new AppError("conflict", `${what}: the image is being changed by another request, try again`);
+        }
+        throw toAppError(error, what);
+      }
+    }
+  }
+
+  async function create(input: CreateImageInput): Promise<ImageInfo> {
+    const userId = parseOrThrow(UserId, input.userId, "user_id");
+    const metadata = parseOrThrow(NewImageMetadata, {
+      title: input.title,
+      description: input.description,
+      tags: input.tags,
+    });
+    if (input.bytes.byteLength === 0) {
+      throw new AppError("invalid", "file: is empty", { issues: [{ path: "file", message: "is empty" }] });
+    }
+    if (input.bytes.byteLength > config.maxDirectUploadBytes) {
+      throw new AppError(
+        "too_large",
+        `the file is ${input.bytes.byteLength} bytes; direct uploads take at most ${config.maxDirectUploadBytes}`,
+      );
+    }
+    const processed = await processImage(input.bytes, { maxPixels: config.maxImagePixels });
+
+    const uploadTime = input.uploadTime ?? now();
+    const imageId = `img_${ulid(uploadTime.getTime())}`;
+    const record: ImageRecord = {
+      imageId,
+      userId,
+      uploadTime: uploadTime.toISOString(),
+      month: monthOf(uploadTime.toISOString()),
+      title: metadata.title,
+      description: metadata.description ?? undefined,
+      tags: metadata.tags,
+      contentType: processed.contentType,
+      sizeBytes: processed.body.byteLength,
+      width: processed.width,
+      height: processed.height,
+      sha256: processed.sha256,
+      objectKey: objectKeys.original(imageId, processed.extension),
+      thumbnailKey: objectKeys.thumbnail(imageId),
+      revision: 1,
+    };
+    const keys = [record.objectKey, objectKeys.thumbnail(imageId)];
+
+    try {
+      await noteMonth(record.month);
+      await Promise.all([
+        objects.put(record.objectKey, processed.body, processed.contentType),
+        objects.put(objectKeys.thumbnail(imageId), processed.thumbnail, THUMBNAIL_TYPE),
+      ]);
+    } catch (error) {
+      await discardObjects(keys, "upload failed while storing bytes");
+      throw toAppError(error, "storing the image");
+    }
+
+    try {
+      await commitTransaction(
+        db.transaction
+          .write(({ image: images, imageTag: tags }) => [
+            images.create(record).commit(),
+            ...record.tags.map((tag) => tags.create({ ...listingFields(record), tag }).commit()),
+          ])
+          .go(),
+      );
+    } catch (error) {
+      await discardObjects(keys, "upload failed while saving metadata");
+      throw toAppError(error, "saving the image");
+    }
+    return toImageInfo(record, config.bucketName);
+  }
+
+  async function get(imageId: string): Promise<ImageInfo> {
+    const record = await readRecord(imageId);
+    if (!record) throw notFound();
+    return toImageInfo(record, config.bucketName);
+  }
+
+  /** Short-lived links to the image's bytes and thumbnail, served with their real types. */
+  async function downloadLinks(imageId: string): Promise<DownloadLinks> {
+    const record = await readRecord(imageId);
+    if (!record) throw notFound();
+    const expiresInSeconds = config.downloadUrlTtlSeconds;
+    const extension = record.objectKey.slice(record.objectKey.lastIndexOf(".") + 1);
+    const [original, thumbnail] = await Promise.all([
+      objects.presignGet(record.objectKey, {
+        expiresInSeconds,
+        contentType: record.contentType,
+        fileName: `${record.imageId}.${extension}`,
+      }),
+      record.thumbnailKey
+        ? objects.presignGet(record.thumbnailKey, {
+            expiresInSeconds,
+            contentType: THUMBNAIL_TYPE,
+            fileName: `${record.imageId}-thumbnail.webp`,
+          })
+        : null,
+    ]);
+    return {
+      download_url: original.url,
+      download_expires_at: original.expiresAt.toISOString(),
+      thumbnail_url: thumbnail?.url ?? null,
+    };
+  }
+
+  async function update(imageId: string, callerId: string, patch: ImagePatch): Promise<ImageInfo> {
+    const changes = parseOrThrow(ImagePatch, patch);
+    return withRetryOnRace("updating the image", async () => {
+      const current = await readOwned(imageId, callerId);
+      const next: ImageRecord = {
+        ...current,
+        title: changes.title ?? current.title,
+        description: changes.description === undefined ? current.description : (changes.description ?? undefined),
+        tags: changes.tags ?? current.tags,
+        revision: current.revision + 1,
+      };
+      const removedTags = current.tags.filter((tag) => !next.tags.includes(tag));
+      await commitTransaction(
+        db.transaction
+          .write(({ image: images, imageTag: tags }) => {
+            const set = images.patch({ imageId }).set({
+              title: next.title,
+              tags: next.tags,
+              revision: next.revision,
+              ...(next.description ? { description: next.description } : {}),
+            });
+            const change = next.description ? set : set.remove(["description"]);
+            return [
+              change.where((attr, op) => op.eq(attr.revision, current.revision)).commit(),
+              ...removedTags.map((tag) => tags.delete({ imageId, tag }).commit()),
+              // Every tag item carries the listing's fields, so each is rewritten, not only new ones.
+              ...next.tags.map((tag) => tags.put({ ...listingFields(next), tag }).commit()),
+            ];
+          })
+          .go(),
+      );
+      return toImageInfo(next, config.bucketName);
+    });
+  }
+
+  /** Removes the bytes named by a deletion record, then the record. */
+  async function finishDeletion(imageId: string, keys: string[]): Promise<void> {
+    try {
+      await objects.deleteMany(keys);
+      await imageDeletion.delete({ imageId }).go();
+    } catch (error) {
+      throw toAppError(error, "deleting the image's files");
+    }
+  }
+
+  async function remove(imageId: string, callerId: string): Promise<void> {
+    const record = await readRecord(imageId);
+    if (!record) {
+      // A delete that failed halfway left a deletion record: a retry by the owner finishes it.
+      if (!ImageId.safeParse(imageId).success) throw notFound();
+      const pending = await imageDeletion
+        .get({ imageId })
+        .go({ consistent: true })
+        .catch((error) => Promise.reject(toAppError(error, "deleting the image")));
+      if (!pending.data || pending.data.userId !== callerId) throw notFound();
+      return finishDeletion(imageId, pending.data.objectKeys);
+    }
+    if (record.userId !== callerId) throw notFound();
+    const keys = await withRetryOnRace("deleting the image", async (attemptNumber) => {
+      const current = attemptNumber === 1 ? record : await readOwned(imageId, callerId);
+      const keys = [current.objectKey, ...(current.thumbnailKey ? [current.thumbnailKey] : [])];
+      await commitTransaction(
+        db.transaction
+          .write(({ image: images, imageTag: tags, imageDeletion: deletions }) => [
+            images
+              .delete({ imageId })
+              .where((attr, op) => op.eq(attr.revision, current.revision))
+              .commit(),
+            ...current.tags.map((tag) => tags.delete({ imageId, tag }).commit()),
+            deletions
+              .put({
+                imageId,
+                userId: current.userId,
+                objectKeys: keys,
+                expiresAt: Math.floor(now().getTime() / 1000) + DELETION_RECORD_DAYS * 86_400,
+              })
+              .commit(),
+          ])
+          .go(),
+      );
+      return keys;
+    });
+    await finishDeletion(imageId, keys);
+  }
+
+  return { create, get, downloadLinks, list, update, remove, objects };
+}
+
+export type ImageStore = ReturnType<typeof createImageStore>;
+export type { ImagePage };

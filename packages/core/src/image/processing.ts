@@ -1,0 +1,91 @@
+import { createHash } from "node:crypto";
+import { fileTypeFromBuffer } from "file-type";
+import sharp, { type Sharp } from "sharp";
+import { AppError } from "../errors.ts";
+
+/** The formats the service accepts, decided from the bytes alone. */
+export const ACCEPTED_TYPES = {
+  "image/jpeg": { extension: "jpg", encode: (image: Sharp) => image.jpeg({ quality: 90 }) },
+  "image/png": { extension: "png", encode: (image: Sharp) => image.png() },
+  "image/webp": { extension: "webp", encode: (image: Sharp) => image.webp({ quality: 90 }) },
+  "image/gif": { extension: "gif", encode: (image: Sharp) => image.gif() },
+  "image/avif": { extension: "avif", encode: (image: Sharp) => image.avif({ quality: 60 }) },
+} as const;
+export type AcceptedType = keyof typeof ACCEPTED_TYPES;
+
+export const THUMBNAIL_MAX_SIDE = 320;
+export const THUMBNAIL_TYPE = "image/webp";
+
+export interface ProcessedImage {
+  contentType: AcceptedType;
+  extension: string;
+  /** What is stored: re-encoded, upright, with no EXIF, XMP, IPTC or ICC data. */
+  body: Buffer;
+  width: number;
+  height: number;
+  sha256: string;
+  thumbnail: Buffer;
+}
+
+export const isAcceptedType = (type: string): type is AcceptedType => type in ACCEPTED_TYPES;
+
+/** The accepted type the bytes start with, or an `unsupported_type` error. */
+export async function sniffImageType(bytes: Uint8Array): Promise<AcceptedType> {
+  const detected = await fileTypeFromBuffer(bytes);
+  if (!detected || !isAcceptedType(detected.mime)) {
+    const what = detected ? detected.mime : "not a recognised image";
+    throw new AppError("unsupported_type", `the file is ${what}; accepted formats are JPEG, PNG, WebP, GIF and AVIF`);
+  }
+  return detected.mime;
+}
+
+const undecodable = (detail: string, cause?: unknown) =>
+  new AppError("undecodable", `the image could not be decoded: ${detail}`, { cause });
+
+/**
+ * Checks and normalises an uploaded image: sniffs its type, refuses it cheaply from its header
+ * when it has more pixels than allowed, decodes it fully, turns it upright, re-encodes it without
+ * any embedded metadata, and makes a WebP thumbnail at most 320 px on its long side.
+ */
+export async function processImage(bytes: Uint8Array, options: { maxPixels: number }): Promise<ProcessedImage> {
+  const contentType = await sniffImageType(bytes);
+  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const animated = contentType === "image/gif" || contentType === "image/webp";
+
+  // The header alone tells the size: a decompression bomb is refused before any pixel is decoded.
+  let header: sharp.Metadata;
+  try {
+    header = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw undecodable("its header is damaged", error);
+  }
+  const frameHeight = header.pageHeight ?? header.height ?? 0;
+  const pixels = (header.width ?? 0) * frameHeight * (animated ? (header.pages ?? 1) : 1);
+  if (!header.width || !frameHeight) throw undecodable("it has no dimensions");
+  if (pixels > options.maxPixels) {
+    throw new AppError("undecodable", `the image has ${pixels} pixels, more than the limit of ${options.maxPixels}`);
+  }
+
+  const open = (all: boolean) =>
+    sharp(input, { animated: all && animated, limitInputPixels: options.maxPixels, failOn: "error" }).autoOrient();
+  try {
+    const [stored, thumbnail] = await Promise.all([
+      ACCEPTED_TYPES[contentType].encode(open(true)).toBuffer({ resolveWithObject: true }),
+      open(false)
+        .resize(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE, { fit: "inside", withoutEnlargement: true })
+        .webp({ quality: 80 })
+        .toBuffer(),
+    ]);
+    return {
+      contentType,
+      extension: ACCEPTED_TYPES[contentType].extension,
+      body: stored.data,
+      width: stored.info.width,
+      height: stored.info.pageHeight ?? stored.info.height,
+      sha256: createHash("sha256").update(stored.data).digest("hex"),
+      thumbnail,
+    };
+  } catch (error) {
+    throw undecodable("its data is damaged or truncated", error);
+  }
+}

@@ -1,0 +1,37 @@
+import type { ImageInfo } from "./image.schema.ts";
+
+/** The fields every listing item carries, as the entities store them. */
+export interface ListingRecord {
+  imageId: string;
+  userId: string;
+  uploadTime: string;
+  title: string;
+  description?: string;
+  tags: string[];
+  contentType: string;
+  sizeBytes: number;
+  width: number;
+  height: number;
+  sha256: string;
+  objectKey: string;
+  thumbnailKey?: string;
+}
+
+/** A stored image in the contract's terms; only ready images have listing records. */
+export function toImageInfo(record: ListingRecord, bucket: string): ImageInfo {
+  return {
+    image_id: record.imageId,
+    user_id: record.userId,
+    title: record.title,
+    description: record.description ?? null,
+    tags: record.tags,
+    upload_time: record.uploadTime,
+    status: "ready",
+    content_type: record.contentType,
+    size_bytes: record.sizeBytes,
+    width: record.width,
+    height: record.height,
+    sha256: record.sha256,
+    s3_url: `s3://${bucket}/${record.objectKey}`,
+  };
+}

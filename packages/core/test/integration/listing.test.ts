@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ImageInfo, ListFilter } from "../../src/image/image.schema.ts";
+import { AppError } from "../../src/errors.ts";
+import { tinyPng } from "../support/fixtures.ts";
+import { startTestStore, type TestStore } from "../support/local-store.ts";
+
+/**
+ * 400 images from 6 users with overlapping tags, spread over 20 months. Every filter
+ * combination is walked page by page and compared with a plain in-memory filter of the same
+ * data; DynamoDB's ScannedCount shows what each page read.
+ */
+const USERS = ["ana", "ben", "chloe", "dev", "emma", "farid"];
+const TAGS = ["beach", "city", "night", "food", "family", "travel", "snow", "pets"];
+const COUNT = 400;
+const START = Date.UTC(2025, 0, 3);
+const SPAN = 600 * 86_400_000; // 20 months
+
+function random(seed: number) {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+}
+
+let t: TestStore;
+const images: ImageInfo[] = [];
+const reads: { commands: string[]; scanned: number } = { commands: [], scanned: 0 };
+
+beforeAll(async () => {
+  t = await startTestStore();
+  const next = random(42);
+  const png = await tinyPng(1);
+  for (let i = 0; i < COUNT; i++) {
+    const tags = TAGS.filter(() => next() < 0.35);
+    // A few images share one instant, so ties are broken by id.
+    const time = i % 25 === 0 && i > 0 ? Date.parse(images[i - 1]!.upload_time) : START + Math.floor(next() * SPAN);
+    images.push(
+      await t.store.create({
+        userId: USERS[Math.floor(next() * USERS.length)]!,
+        title: `image ${i}`,
+        tags,
+        bytes: png,
+        uploadTime: new Date(time),
+      }),
+    );
+  }
+  t.clients.dynamo.middlewareStack.add(
+    (next, context) => async (args) => {
+      reads.commands.push(context.commandName ?? "");
+      const result = await next(args);
+      reads.scanned += (result.output as { ScannedCount?: number }).ScannedCount ?? 0;
+      return result;
+    },
+    { step: "initialize", name: "countReads" },
+  );
+}, 120_000);
+afterAll(async () => t?.stop());
+
+const newestFirst = (a: ImageInfo, b: ImageInfo) =>
+  b.upload_time.localeCompare(a.upload_time) || b.image_id.localeCompare(a.image_id);
+
+function expected(filter: { userId?: string; tag?: string; from?: string; to?: string }): string[] {
+  const from = filter.from ? Date.parse(filter.from) : -Infinity;
+  const to = filter.to ? Date.parse(filter.to) : Infinity;
+  return images
+    .filter((image) => !filter.userId || image.user_id === filter.userId)
+    .filter((image) => !filter.tag || image.tags.includes(filter.tag))
+    .filter((image) => Date.parse(image.upload_time) >= from && Date.parse(image.upload_time) <= to)
+    .sort(newestFirst)
+    .map((image) => image.image_id);
+}
+
+const RANGE = { from: "2025-03-10T00:00:00.000Z", to: "2026-05-20T23:59:59.999Z" };
+const COMBINATIONS: [string, { userId?: string; tag?: string; from?: string; to?: string }][] = [
+  ["none", {}],
+  ["user", { userId: "chloe" }],
+  ["tag", { tag: "beach" }],
+  ["date range", RANGE],
+  ["user+tag", { userId: "chloe", tag: "beach" }],
+  ["user+range", { userId: "chloe", ...RANGE }],
+  ["tag+range", { tag: "beach", ...RANGE }],
+  ["user+tag+range", { userId: "chloe", tag: "beach", ...RANGE }],
+];
+const LIMIT = 7;
+const ratios: string[] = [];
+
+describe.each(COMBINATIONS)("listing with filter: %s", (name, filter) => {
+  it("walks page by page to exactly the in-memory answer, reading at most one item ahead per page", async () => {
+    const want = expected(filter);
+    expect(want.length).toBeGreaterThan(LIMIT);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    let scanned = 0;
+    reads.commands.length = 0;
+    do {
+      const before = reads.scanned;
+      const page = await t.store.list({ ...filter, limit: LIMIT, cursor } satisfies ListFilter);
+      const read = reads.scanned - before;
+      expect(page.items.length).toBeLessThanOrEqual(LIMIT);
+      expect(read).toBeLessThanOrEqual(page.items.length + 1);
+      scanned += read;
+      seen.push(...page.items.map((image) => image.image_id));
+      for (const image of page.items) expect(image).toEqual(images.find((i) => i.image_id === image.image_id));
+      cursor = page.nextCursor ?? undefined;
+      pages += 1;
+      if (cursor) expect(page.items).toHaveLength(LIMIT);
+    } while (cursor);
+    expect(seen).toEqual(want);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(pages).toBe(Math.ceil(want.length / LIMIT));
+    expect(reads.commands.filter((command) => !command.startsWith("Query") && !command.startsWith("Get"))).toEqual([]);
+    // In all: the items returned, plus the one look-ahead item of each page that has a next one.
+    expect(scanned).toBeLessThanOrEqual(want.length + pages);
+    ratios.push(
+      `${name.padEnd(15)} returned ${String(seen.length).padStart(3)}  read ${String(scanned).padStart(3)}  ratio ${(scanned / seen.length).toFixed(3)}`,
+    );
+  });
+});
+
+describe("listing edges", () => {
+  it("refuses a cursor that was tampered with or made for another filter", async () => {
+    const page = await t.store.list({ tag: "beach", limit: 2 });
+    const cursor = page.nextCursor!;
+    const kindOf = (p: Promise<unknown>) =>
+      p.then(
+        () => "ok",
+        (e: AppError) => e.kind,
+      );
+    expect(await kindOf(t.store.list({ tag: "city", limit: 2, cursor }))).toBe("invalid");
+    const [body, mac] = cursor.split(".");
+    const forged = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(body!, "base64url").toString()), f: "x" }),
+    ).toString("base64url");
+    expect(await kindOf(t.store.list({ tag: "beach", limit: 2, cursor: `${forged}.${mac}` }))).toBe("invalid");
+    expect(await kindOf(t.store.list({ tag: "beach", limit: 2, cursor: "garbage" }))).toBe("invalid");
+    expect(await kindOf(t.store.list({ tag: "beach", limit: 3, cursor }))).toBe("ok");
+  });
+
+  it("treats a date alone as the whole UTC day and refuses a reversed range", async () => {
+    const day = images[10]!.upload_time.slice(0, 10);
+    const page = await t.store.list({ from: day, to: day, limit: 100 });
+    expect(page.items.map((i) => i.image_id)).toEqual(
+      expected({ from: `${day}T00:00:00.000Z`, to: `${day}T23:59:59.999Z` }),
+    );
+    expect(page.items.map((i) => i.image_id)).toContain(images[10]!.image_id);
+    await expect(t.store.list({ from: "2026-02-02", to: "2026-02-01" })).rejects.toMatchObject({ kind: "invalid" });
+    await expect(t.store.list({ from: "2026-02-30" })).rejects.toMatchObject({ kind: "invalid" });
+    await expect(t.store.list({ limit: 101 })).rejects.toMatchObject({ kind: "invalid" });
+  });
+
+  it("includes an image uploaded exactly at either end of the range", async () => {
+    const at = images[50]!.upload_time;
+    const ids = (await t.store.list({ from: at, to: at, limit: 100 })).items.map((i) => i.image_id);
+    expect(ids).toEqual(expected({ from: at, to: at }));
+    expect(ids).toContain(images[50]!.image_id);
+  });
+
+  it("answers an empty page for a filter nothing matches", async () => {
+    expect(await t.store.list({ userId: "nobody" })).toEqual({ items: [], nextCursor: null });
+    expect(await t.store.list({ from: "2020-01-01", to: "2020-12-31" })).toEqual({ items: [], nextCursor: null });
+  });
+});
+
+afterAll(() => {
+  console.log(`\nItems DynamoDB read per item returned, walking every page at limit ${LIMIT}:\n${ratios.join("\n")}\n`);
+});

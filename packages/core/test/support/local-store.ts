@@ -1,0 +1,56 @@
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { ensureBucket, ensureTable, startLocalAws } from "@images/local";
+import { createAwsClients, type AwsClients } from "../../src/aws/clients.ts";
+import { loadConfig, type Config } from "../../src/config.ts";
+import { createImageStore, type ImageStore } from "../../src/image/image-store.ts";
+
+export interface TestStore {
+  config: Config;
+  clients: AwsClients;
+  store: ImageStore;
+  /** Every key in the bucket. */
+  objectKeys(): Promise<string[]>;
+  /** Every item stored under one image id (the image, its tags, a deletion record). */
+  itemsOf(imageId: string): Promise<Record<string, unknown>[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The store on embedded emulators, or on the endpoints in the environment when
+ * DYNAMODB_ENDPOINT and S3_ENDPOINT are set (LocalStack); the endpoint guard refuses any other.
+ */
+export async function startTestStore(overrides: Record<string, string> = {}): Promise<TestStore> {
+  const names = { TABLE_NAME: `images-${Math.random().toString(36).slice(2, 10)}` };
+  const external = Boolean(process.env.DYNAMODB_ENDPOINT && process.env.S3_ENDPOINT);
+  const aws = external ? undefined : await startLocalAws({ tableName: names.TABLE_NAME, bucketName: names.TABLE_NAME });
+  const env = { ...process.env, ...aws?.env, ...names, BUCKET_NAME: names.TABLE_NAME };
+  const config = loadConfig({ ...env, AWS_ENDPOINT_GUARD: "local", ...overrides });
+  const clients = createAwsClients(config);
+  if (external) {
+    await ensureTable(clients.dynamo, config.tableName);
+    await ensureBucket(clients.s3, config.bucketName);
+  }
+  const store = createImageStore({ config, clients, log: () => {} });
+  return {
+    config,
+    clients,
+    store,
+    async objectKeys() {
+      const out = await clients.s3.send(new ListObjectsV2Command({ Bucket: config.bucketName }));
+      return (out.Contents ?? []).map((object) => object.Key ?? "").sort();
+    },
+    async itemsOf(imageId) {
+      const out = await clients.dynamo.send(
+        new QueryCommand({
+          TableName: config.tableName,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": `$images#imageId_${imageId}` },
+          ConsistentRead: true,
+        }),
+      );
+      return out.Items ?? [];
+    },
+    stop: async () => aws?.stop(),
+  };
+}

@@ -1,0 +1,59 @@
+import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { ListBucketsCommand } from "@aws-sdk/client-s3";
+import { describe, expect, it } from "vitest";
+import { createAwsClients } from "../../src/aws/clients.ts";
+import { EndpointGuardError, isLocalHost } from "../../src/aws/endpoint-guard.ts";
+import { ConfigError, loadConfig } from "../../src/config.ts";
+
+const base = { TABLE_NAME: "t", BUCKET_NAME: "b" };
+
+describe("configuration", () => {
+  it("names every missing or wrong variable", () => {
+    expect(() => loadConfig({ MAX_IMAGE_PIXELS: "lots" })).toThrow(/TABLE_NAME.*BUCKET_NAME.*MAX_IMAGE_PIXELS/);
+  });
+
+  it("has the contract's defaults", () => {
+    const config = loadConfig(base);
+    expect(config).toMatchObject({
+      maxImagePixels: 50_000_000,
+      maxDirectUploadBytes: 4 * 1024 * 1024,
+      region: "us-east-1",
+    });
+    expect(config.downloadUrlTtlSeconds).toBeLessThanOrEqual(900);
+    expect(config.localEndpointsOnly).toBe(false);
+    expect(config.credentials).toBeUndefined();
+  });
+
+  it("refuses to run in Lambda without a cursor secret, and never keeps download links over 15 minutes", () => {
+    expect(() => loadConfig({ ...base, AWS_LAMBDA_FUNCTION_NAME: "api" })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, AWS_LAMBDA_FUNCTION_NAME: "api", CURSOR_SECRET: "s".repeat(32) })).not.toThrow();
+    expect(() => loadConfig({ ...base, DOWNLOAD_URL_TTL_SECONDS: "901" })).toThrow(/DOWNLOAD_URL_TTL_SECONDS/);
+  });
+
+  it("under tests, insists on emulator endpoints", () => {
+    expect(() => loadConfig({ ...base, VITEST: "true" })).toThrow(/DYNAMODB_ENDPOINT/);
+  });
+});
+
+describe("endpoint guard", () => {
+  it("knows local hosts", () => {
+    for (const host of ["localhost", "127.0.0.1", "127.5.0.9", "[::1]", "localstack", "api.localhost"])
+      expect(isLocalHost(host)).toBe(true);
+    for (const host of ["dynamodb.us-east-1.amazonaws.com", "10.0.0.1", "127.0.0.1.evil.com", "s3.amazonaws.com"])
+      expect(isLocalHost(host)).toBe(false);
+  });
+
+  it("stops a request to real AWS before it leaves the process", async () => {
+    const config = loadConfig({
+      ...base,
+      AWS_ENDPOINT_GUARD: "local",
+      DYNAMODB_ENDPOINT: "https://dynamodb.us-east-1.amazonaws.com",
+      S3_ENDPOINT: "https://s3.us-east-1.amazonaws.com",
+      AWS_ACCESS_KEY_ID: "x",
+      AWS_SECRET_ACCESS_KEY: "y",
+    });
+    const { dynamo, s3 } = createAwsClients(config);
+    await expect(dynamo.send(new ListTablesCommand({}))).rejects.toBeInstanceOf(EndpointGuardError);
+    await expect(s3.send(new ListBucketsCommand({}))).rejects.toBeInstanceOf(EndpointGuardError);
+  });
+});

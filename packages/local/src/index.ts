@@ -1,0 +1,2 @@
+export { startLocalAws, type LocalAws, type LocalAwsOptions, type ObjectCreatedEvent } from "./start-local-aws.ts";
+export { ensureBucket, ensureTable } from "./bootstrap.ts";
