@@ -24,6 +24,10 @@ const environment = z.object({
   AWS_ENDPOINT_GUARD: z.enum(["local", "off"]).optional(),
   /** Signs list cursors so they cannot be forged or moved to another filter. */
   CURSOR_SECRET: z.string().min(32).optional(),
+  /** Deployed: tokens are checked against this issuer's keys. Unset: local development tokens. */
+  AUTH_JWKS_URL: z.url().optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
   MAX_IMAGE_PIXELS: integer(50_000_000, 1, 1_000_000_000),
   MAX_DIRECT_UPLOAD_BYTES: integer(4 * MiB, 1, 6 * MiB),
   DOWNLOAD_URL_TTL_SECONDS: integer(600, 1, 900),
@@ -31,6 +35,12 @@ const environment = z.object({
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
   VITEST: z.string().optional(),
 });
+
+/** How bearer tokens are checked. */
+export type AuthConfig =
+  | { kind: "jwks"; jwksUrl: string; issuer: string; audience: string }
+  /** Signed with the development key in the repository: never accepted in Lambda. */
+  | { kind: "development" };
 
 export interface Config {
   tableName: string;
@@ -43,6 +53,7 @@ export interface Config {
   /** AWS calls may only reach loopback or local emulator hosts. */
   localEndpointsOnly: boolean;
   cursorSecret: string;
+  auth: AuthConfig;
   maxImagePixels: number;
   maxDirectUploadBytes: number;
   downloadUrlTtlSeconds: number;
@@ -63,6 +74,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (inLambda && !e.CURSOR_SECRET) {
     throw new ConfigError("invalid configuration: CURSOR_SECRET is required when running in Lambda");
   }
+  let auth: AuthConfig = { kind: "development" };
+  if (e.AUTH_JWKS_URL || e.AUTH_ISSUER || e.AUTH_AUDIENCE) {
+    if (!e.AUTH_JWKS_URL || !e.AUTH_ISSUER || !e.AUTH_AUDIENCE) {
+      throw new ConfigError("invalid configuration: AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE go together");
+    }
+    auth = { kind: "jwks", jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE };
+  } else if (inLambda) {
+    throw new ConfigError(
+      "invalid configuration: AUTH_JWKS_URL is required in Lambda (development tokens are refused there)",
+    );
+  }
   const localEndpointsOnly =
     e.AWS_ENDPOINT_GUARD === "local" || (e.VITEST !== undefined && e.AWS_ENDPOINT_GUARD !== "off");
   if (localEndpointsOnly && (!e.DYNAMODB_ENDPOINT || !e.S3_ENDPOINT)) {
@@ -82,6 +104,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         : undefined,
     localEndpointsOnly,
     cursorSecret: e.CURSOR_SECRET ?? DEV_CURSOR_SECRET,
+    auth,
     maxImagePixels: e.MAX_IMAGE_PIXELS,
     maxDirectUploadBytes: e.MAX_DIRECT_UPLOAD_BYTES,
     downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,

@@ -1,6 +1,7 @@
 import { Entity, Service } from "electrodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { catalogSchema } from "./catalog.entity.ts";
+import { idempotencySchema } from "./idempotency.entity.ts";
 import { imageDeletionSchema } from "./image-deletion.entity.ts";
 import { imageTagSchema } from "./image-tag.entity.ts";
 import { imageSchema } from "./image.entity.ts";
@@ -14,6 +15,7 @@ export function createDb(client: DynamoDBDocumentClient, table: string) {
       imageTag: new Entity(imageTagSchema, config),
       imageDeletion: new Entity(imageDeletionSchema, config),
       catalog: new Entity(catalogSchema, config),
+      idempotency: new Entity(idempotencySchema, config),
     },
     config,
   );

@@ -1,4 +1,7 @@
+import { createHash } from "node:crypto";
+import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import { ulid } from "ulid";
+import { createIdempotency } from "../idempotency/idempotency.ts";
 import type { AwsClients } from "../aws/clients.ts";
 import type { Config } from "../config.ts";
 import { createDb } from "../db/service.ts";
@@ -11,6 +14,7 @@ import {
   NewImageMetadata,
   UserId,
   type ImageInfo,
+  type ImageWithLinks,
   type ImagePage,
   type ListFilter,
 } from "./image.schema.ts";
@@ -37,10 +41,9 @@ export interface CreateImageInput {
   uploadTime?: Date;
 }
 
-export interface DownloadLinks {
-  download_url: string;
-  download_expires_at: string;
-  thumbnail_url: string | null;
+export interface CreateOptions {
+  /** The client's Idempotency-Key: a retry with it returns the first answer and stores nothing twice. */
+  idempotencyKey?: string;
 }
 
 interface ImageRecord extends ListingRecord {
@@ -158,7 +161,29 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
     }
   }
 
-  async function create(input: CreateImageInput): Promise<ImageInfo> {
+  const once = createIdempotency(db, now);
+
+  /** Stores a new image; with an idempotency key, at most once per (user, key). */
+  async function create(input: CreateImageInput, options: CreateOptions = {}): Promise<ImageInfo> {
+    if (!options.idempotencyKey) return createImage(input);
+    const requestHash = createHash("sha256")
+      .update(JSON.stringify([input.title, input.description ?? null, input.tags ?? []]))
+      .update(input.bytes)
+      .digest("hex");
+    const scope = { userId: input.userId, key: options.idempotencyKey, requestHash };
+    return (await once(scope, () => createImage(input))).value;
+  }
+
+  /** Answers when both the table and the bucket do. */
+  async function health(): Promise<void> {
+    try {
+      await Promise.all([catalog.get({}).go(), clients.s3.send(new HeadBucketCommand({ Bucket: config.bucketName }))]);
+    } catch (error) {
+      throw new AppError("unavailable", "storage is not answering", { retryAfterSeconds: 5, cause: error });
+    }
+  }
+
+  async function createImage(input: CreateImageInput): Promise<ImageInfo> {
     const userId = parseOrThrow(UserId, input.userId, "user_id");
     const metadata = parseOrThrow(NewImageMetadata, {
       title: input.title,
@@ -230,8 +255,8 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
     return toImageInfo(record, config.bucketName);
   }
 
-  /** Short-lived links to the image's bytes and thumbnail, served with their real types. */
-  async function downloadLinks(imageId: string): Promise<DownloadLinks> {
+  /** The image with short-lived links to its bytes and thumbnail, served with their real types. */
+  async function getWithLinks(imageId: string): Promise<ImageWithLinks> {
     const record = await readRecord(imageId);
     if (!record) throw notFound();
     const expiresInSeconds = config.downloadUrlTtlSeconds;
@@ -251,6 +276,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
         : null,
     ]);
     return {
+      ...toImageInfo(record, config.bucketName),
       download_url: original.url,
       download_expires_at: original.expiresAt.toISOString(),
       thumbnail_url: thumbnail?.url ?? null,
@@ -342,7 +368,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
     await finishDeletion(imageId, keys);
   }
 
-  return { create, get, downloadLinks, list, update, remove, objects };
+  return { create, get, getWithLinks, list, update, remove, health };
 }
 
 export type ImageStore = ReturnType<typeof createImageStore>;

@@ -18,6 +18,14 @@ export const ImageInfo = z.object({
 });
 export type ImageInfo = z.infer<typeof ImageInfo>;
 
+/** One image as its viewer gets it: with links that expire within 15 minutes. */
+export const ImageWithLinks = ImageInfo.extend({
+  download_url: z.string(),
+  download_expires_at: z.string(),
+  thumbnail_url: z.string().nullable(),
+});
+export type ImageWithLinks = z.infer<typeof ImageWithLinks>;
+
 export const MAX_TAGS = 20;
 export const MAX_TITLE_LENGTH = 200;
 export const MAX_DESCRIPTION_LENGTH = 2000;

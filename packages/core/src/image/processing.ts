@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { fileTypeFromBuffer } from "file-type";
-import sharp, { type Sharp } from "sharp";
+import type { Sharp, Metadata } from "sharp";
 import { AppError } from "../errors.ts";
 
 /** The formats the service accepts, decided from the bytes alone. */
@@ -27,10 +26,15 @@ export interface ProcessedImage {
   thumbnail: Buffer;
 }
 
+// Loaded on first use: decoding libraries are heavy, and most requests never touch them.
+const loadSharp = async () => (await import("sharp")).default;
+const loadFileType = async () => (await import("file-type")).fileTypeFromBuffer;
+
 export const isAcceptedType = (type: string): type is AcceptedType => type in ACCEPTED_TYPES;
 
 /** The accepted type the bytes start with, or an `unsupported_type` error. */
 export async function sniffImageType(bytes: Uint8Array): Promise<AcceptedType> {
+  const fileTypeFromBuffer = await loadFileType();
   const detected = await fileTypeFromBuffer(bytes);
   if (!detected || !isAcceptedType(detected.mime)) {
     const what = detected ? detected.mime : "not a recognised image";
@@ -49,11 +53,12 @@ const undecodable = (detail: string, cause?: unknown) =>
  */
 export async function processImage(bytes: Uint8Array, options: { maxPixels: number }): Promise<ProcessedImage> {
   const contentType = await sniffImageType(bytes);
+  const sharp = await loadSharp();
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const animated = contentType === "image/gif" || contentType === "image/webp";
 
   // The header alone tells the size: a decompression bomb is refused before any pixel is decoded.
-  let header: sharp.Metadata;
+  let header: Metadata;
   try {
     header = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (error) {

@@ -143,7 +143,8 @@ describe("an image's life", () => {
     expect(image).toMatchObject({ title: "Sunset", description: "At the beach", tags: ["beach", "holiday"] });
     expect(await t.store.get(image.image_id)).toEqual(image);
 
-    const links = await t.store.downloadLinks(image.image_id);
+    const links = await t.store.getWithLinks(image.image_id);
+    expect(links).toMatchObject(image);
     const download = await fetch(links.download_url);
     expect(download.status).toBe(200);
     expect(download.headers.get("content-type")).toBe("image/jpeg");
@@ -184,7 +185,7 @@ describe("an image's life", () => {
   it("answers not_found for ids that cannot exist", async () => {
     await expectKind(t.store.get("img_../../etc/passwd"), "not_found");
     await expectKind(t.store.get("img_01ARZ3NDEKTSV4RRFFQ69G5FAV"), "not_found");
-    await expectKind(t.store.downloadLinks("nope"), "not_found");
+    await expectKind(t.store.getWithLinks("nope"), "not_found");
   });
 
   it("keeps both edits consistent when two run at once", async () => {

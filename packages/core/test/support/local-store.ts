@@ -1,5 +1,5 @@
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { ensureBucket, ensureTable, startLocalAws } from "@images/local";
 import { createAwsClients, type AwsClients } from "../../src/aws/clients.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
@@ -13,6 +13,8 @@ export interface TestStore {
   objectKeys(): Promise<string[]>;
   /** Every item stored under one image id (the image, its tags, a deletion record). */
   itemsOf(imageId: string): Promise<Record<string, unknown>[]>;
+  /** Everything stored, table and bucket, to compare before and after a refused request. */
+  snapshot(): Promise<{ items: Record<string, unknown>[]; objects: string[] }>;
   stop(): Promise<void>;
 }
 
@@ -32,14 +34,15 @@ export async function startTestStore(overrides: Record<string, string> = {}): Pr
     await ensureBucket(clients.s3, config.bucketName);
   }
   const store = createImageStore({ config, clients, log: () => {} });
+  const objectKeys = async () => {
+    const out = await clients.s3.send(new ListObjectsV2Command({ Bucket: config.bucketName }));
+    return (out.Contents ?? []).map((object) => object.Key ?? "").sort();
+  };
   return {
     config,
     clients,
     store,
-    async objectKeys() {
-      const out = await clients.s3.send(new ListObjectsV2Command({ Bucket: config.bucketName }));
-      return (out.Contents ?? []).map((object) => object.Key ?? "").sort();
-    },
+    objectKeys,
     async itemsOf(imageId) {
       const out = await clients.dynamo.send(
         new QueryCommand({
@@ -50,6 +53,12 @@ export async function startTestStore(overrides: Record<string, string> = {}): Pr
         }),
       );
       return out.Items ?? [];
+    },
+    async snapshot() {
+      // Tests only: a Scan sees every item, whatever its key.
+      const out = await clients.dynamo.send(new ScanCommand({ TableName: config.tableName, ConsistentRead: true }));
+      const items = (out.Items ?? []).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
+      return { items, objects: await objectKeys() };
     },
     stop: async () => aws?.stop(),
   };

@@ -26,8 +26,28 @@ describe("configuration", () => {
 
   it("refuses to run in Lambda without a cursor secret, and never keeps download links over 15 minutes", () => {
     expect(() => loadConfig({ ...base, AWS_LAMBDA_FUNCTION_NAME: "api" })).toThrow(ConfigError);
-    expect(() => loadConfig({ ...base, AWS_LAMBDA_FUNCTION_NAME: "api", CURSOR_SECRET: "s".repeat(32) })).not.toThrow();
+    const jwks = {
+      AUTH_JWKS_URL: "https://issuer.example/jwks.json",
+      AUTH_ISSUER: "https://issuer.example",
+      AUTH_AUDIENCE: "client",
+    };
+    const lambda = { ...base, ...jwks, AWS_LAMBDA_FUNCTION_NAME: "api" };
+    expect(() => loadConfig(lambda)).toThrow(/CURSOR_SECRET/);
+    expect(loadConfig({ ...lambda, CURSOR_SECRET: "s".repeat(32) }).auth).toEqual({
+      kind: "jwks",
+      jwksUrl: jwks.AUTH_JWKS_URL,
+      issuer: jwks.AUTH_ISSUER,
+      audience: "client",
+    });
     expect(() => loadConfig({ ...base, DOWNLOAD_URL_TTL_SECONDS: "901" })).toThrow(/DOWNLOAD_URL_TTL_SECONDS/);
+  });
+
+  it("refuses development tokens in Lambda, and a partial issuer configuration anywhere", () => {
+    expect(() => loadConfig({ ...base, AWS_LAMBDA_FUNCTION_NAME: "api", CURSOR_SECRET: "s".repeat(32) })).toThrow(
+      /AUTH_JWKS_URL/,
+    );
+    expect(() => loadConfig({ ...base, AUTH_ISSUER: "https://issuer.example" })).toThrow(/go together/);
+    expect(loadConfig(base).auth).toEqual({ kind: "development" });
   });
 
   it("under tests, insists on emulator endpoints", () => {

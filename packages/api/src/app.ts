@@ -1,0 +1,91 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import type { MiddlewareHandler } from "hono";
+import type { Config, ImageStore } from "@images/core";
+import type { AppEnv } from "./app-env.ts";
+import { createTokenVerifier, requireUser, type TokenVerifier } from "./auth.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { errorToResponse, HttpProblem, problemResponse, validationProblem } from "./problem.ts";
+import { registerImageRoutes } from "./routes/images.handlers.ts";
+import { registerSystemRoutes } from "./routes/system.routes.ts";
+
+export interface AppDeps {
+  config: Config;
+  store: ImageStore;
+  /** Defaults to the verifier the configuration names. */
+  verifyToken?: TokenVerifier;
+  logger?: Logger;
+}
+
+const JSON_BODY_LIMIT = 64 * 1024;
+/** Room for the form's other fields and boundaries around the file. */
+const MULTIPART_OVERHEAD = 64 * 1024;
+
+const tooLarge = (limit: number) => () => {
+  throw new HttpProblem(413, `the request body is over ${limit} bytes`);
+};
+
+/** Refuses an upload body over its mode's limit while it streams in, before it is buffered. */
+function uploadBodyLimit(config: Config): MiddlewareHandler<AppEnv> {
+  const multipartLimit = config.maxDirectUploadBytes + MULTIPART_OVERHEAD;
+  const multipart = bodyLimit({ maxSize: multipartLimit, onError: tooLarge(multipartLimit) });
+  const json = bodyLimit({ maxSize: JSON_BODY_LIMIT, onError: tooLarge(JSON_BODY_LIMIT) });
+  return async (c, next) => {
+    const type = (c.req.header("content-type") ?? "").toLowerCase();
+    if (type.startsWith("multipart/form-data")) return multipart(c, next);
+    if (type.startsWith("application/json")) return json(c, next);
+    throw new HttpProblem(415, "send the upload as multipart/form-data or application/json");
+  };
+}
+
+/** The whole HTTP API; the Lambda handler, the dev server and the tests all build it here. */
+export function createApp({ config, store, verifyToken, logger = createLogger() }: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationProblem(result.error.issues);
+    },
+  });
+  const verify = verifyToken ?? createTokenVerifier(config.auth);
+
+  app.use(requestId());
+  app.use(async (c, next) => {
+    await next();
+    c.header("x-content-type-options", "nosniff");
+  });
+  app.onError((error, c) => {
+    const response = errorToResponse(error, c, (fields) => logger.warn({ requestId: c.get("requestId"), ...fields }));
+    response.headers.set("x-request-id", c.get("requestId"));
+    response.headers.set("x-content-type-options", "nosniff");
+    return response;
+  });
+  app.notFound((c) => {
+    const allowed = allowedMethods(app, c.req.path);
+    if (allowed.length > 0) {
+      return problemResponse(405, `${c.req.method} is not allowed here`, { headers: { allow: allowed.join(", ") } });
+    }
+    return problemResponse(404, `no route for ${c.req.method} ${c.req.path}`);
+  });
+
+  app.use("/images", requireUser(verify));
+  app.use("/images/*", requireUser(verify));
+  app.use("/images/upload", uploadBodyLimit(config));
+  app.on(["PATCH"], "/images/*", bodyLimit({ maxSize: JSON_BODY_LIMIT, onError: tooLarge(JSON_BODY_LIMIT) }));
+
+  registerImageRoutes(app, store);
+  registerSystemRoutes(app, store);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;
+
+/** The methods some route serves at `path`, for a 405's Allow header. */
+function allowedMethods(app: OpenAPIHono<AppEnv>, path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === "ALL") continue;
+    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}$`);
+    if (pattern.test(path)) methods.add(route.method);
+  }
+  return [...methods].sort();
+}

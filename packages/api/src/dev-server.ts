@@ -1,0 +1,39 @@
+import { serve } from "@hono/node-server";
+import { createAwsClients, createImageStore, loadConfig } from "@images/core";
+import { startLocalAws } from "@images/local";
+import { createApp } from "./app.ts";
+import { createLogger } from "./logger.ts";
+
+/**
+ * `npm run dev`: DynamoDB and S3 emulators inside this process, and the API on
+ * http://127.0.0.1:3000 (PORT to change it; DATA_DIR to keep the data between runs).
+ */
+const port = Number(process.env.PORT ?? 3000);
+const host = process.env.HOST ?? "127.0.0.1";
+const dataDir = process.env.DATA_DIR || undefined;
+
+const aws = await startLocalAws({ dataDir });
+const config = loadConfig({ ...process.env, ...aws.env, AWS_ENDPOINT_GUARD: "local" });
+const store = createImageStore({ config, clients: createAwsClients(config) });
+const app = createApp({ config, store, logger: createLogger({ level: process.env.LOG_LEVEL ?? "info" }) });
+
+const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
+  const base = `http://${host}:${info.port}`;
+  console.log(`Images API    ${base}`);
+  console.log(`API docs      ${base}/docs`);
+  console.log(`OpenAPI       ${base}/openapi.json`);
+  console.log(`Data          ${dataDir ? dataDir : "in memory (set DATA_DIR to keep it)"}`);
+  console.log(`Get a token:  npm run --silent token -- <user_id>`);
+});
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping`);
+  server.close();
+  await aws.stop();
+  process.exit(0);
+}
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -1,0 +1,66 @@
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import type { ImageStore } from "@images/core";
+import type { AppEnv } from "../app-env.ts";
+import { problemResponses } from "../problem.ts";
+
+const health = createRoute({
+  method: "get",
+  path: "/health",
+  tags: ["service"],
+  summary: "Whether the table and the bucket answer",
+  responses: {
+    200: {
+      description: "Both answer",
+      content: { "application/json": { schema: z.object({ status: z.literal("ok") }).openapi("Health") } },
+    },
+    ...problemResponses(503),
+  },
+});
+
+const DOCUMENT_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "Images API",
+    version: "1.0.0",
+    description:
+      "Upload images with a title, description and tags; list them by owner, tag and date range; " +
+      "view one through a short-lived link; edit and delete your own. Errors are RFC 9457 problem JSON.",
+  },
+  tags: [
+    { name: "images", description: "Images and their metadata" },
+    { name: "service", description: "Health and documents" },
+  ],
+};
+
+export function registerSystemRoutes(app: OpenAPIHono<AppEnv>, store: ImageStore): void {
+  app.openapi(health, async (c) => {
+    await store.health();
+    return c.json({ status: "ok" as const }, 200);
+  });
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "A JWT whose `sub` is the caller's user id.",
+  });
+
+  // Built on the first request, never at start-up: most invocations never ask for it.
+  let document: unknown;
+  app.get("/openapi.json", (c) => {
+    document ??= openApiDocument(app);
+    return c.json(document);
+  });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Images API" }));
+}
+
+/** The OpenAPI 3.1 document of every route, as the app declares them. */
+export function openApiDocument(app: OpenAPIHono<AppEnv>) {
+  const document = app.getOpenAPI31Document(DOCUMENT_INFO);
+  // One of the upload's two bodies is required; the route leaves it optional only so that
+  // the validator for the other content type does not run.
+  const upload = document.paths?.["/images/upload"]?.post?.requestBody;
+  if (upload && "content" in upload) upload.required = true;
+  return document;
+}
