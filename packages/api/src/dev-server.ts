@@ -1,5 +1,5 @@
 import { serve } from "@hono/node-server";
-import { createAwsClients, createImageStore, loadConfig } from "@images/core";
+import { createAwsClients, createImageStore, loadConfig, PENDING_UPLOAD_PREFIX, type ImageStore } from "@images/core";
 import { startLocalAws } from "@images/local";
 import { createApp } from "./app.ts";
 import { createLogger } from "./logger.ts";
@@ -12,10 +12,19 @@ const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? "127.0.0.1";
 const dataDir = process.env.DATA_DIR || undefined;
 
-const aws = await startLocalAws({ dataDir });
+const logger = createLogger({ level: process.env.LOG_LEVEL ?? "info" });
+let store: ImageStore | undefined;
+// As in AWS, a file posted straight to S3 is finished when the bucket reports it.
+const aws = await startLocalAws({
+  dataDir,
+  onObjectCreated: async ({ key }) => {
+    if (!store || !key.startsWith(PENDING_UPLOAD_PREFIX)) return;
+    logger.info({ event: "upload_finished", key, outcome: await store.finishUpload(key) });
+  },
+});
 const config = loadConfig({ ...process.env, ...aws.env, AWS_ENDPOINT_GUARD: "local" });
-const store = createImageStore({ config, clients: createAwsClients(config) });
-const app = createApp({ config, store, logger: createLogger({ level: process.env.LOG_LEVEL ?? "info" }) });
+store = createImageStore({ config, clients: createAwsClients(config) });
+const app = createApp({ config, store, logger });
 
 const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
   const base = `http://${host}:${info.port}`;

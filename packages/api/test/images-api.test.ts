@@ -1,6 +1,8 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixture, pngDeclaring, tinyPng } from "../../core/test/support/fixtures.ts";
+import type { PresignedUpload } from "@images/core";
+import { eventually, postToS3 } from "../../core/test/support/post-upload.ts";
 import { problemOf, sha256, startTestApi, type TestApi } from "./support/test-api.ts";
 
 let t: TestApi;
@@ -140,13 +142,54 @@ describe("POST /images/upload (multipart)", () => {
     expect(problem.detail).toContain("pixels");
   });
 
-  it("answers 501 for the JSON mode until uploads straight to S3 land, and 400 for malformed JSON", async () => {
-    await refused(501, () =>
-      t.call("POST", "/images/upload", { json: { title: "big", content_type: "image/jpeg", size_bytes: 9_000_000 } }),
-    );
+  it("answers 400 for malformed JSON", async () => {
     await refused(400, () =>
       t.call("POST", "/images/upload", { body: "{not json", headers: { "content-type": "application/json" } }),
     );
+  });
+});
+
+describe("POST /images/upload (JSON: straight to S3)", () => {
+  it("answers a pending image and a presigned POST; the posted file turns it ready", async () => {
+    const elephants = fixture("Elephants_3840x2160.jpg");
+    const response = await t.call("POST", "/images/upload", {
+      user: "zoe",
+      json: { title: "Elephants", tags: ["safari"], content_type: "image/jpeg", size_bytes: elephants.length },
+    });
+    expect(response.status).toBe(201);
+    const started = (await response.json()) as { image: Image & { status: string }; upload: PresignedUpload };
+    expect(started.image.status).toBe("pending");
+    expect(started.upload).toMatchObject({ method: "POST", max_bytes: elephants.length });
+
+    const pending = await t.call("GET", `/images/${started.image.image_id}`, { user: "zoe" });
+    expect(await pending.json()).toMatchObject({ status: "pending", download_url: null });
+    await problemOf(await t.call("GET", `/images/${started.image.image_id}`, { user: "yann" }), 404);
+    await problemOf(
+      await t.call("PATCH", `/images/${started.image.image_id}`, { user: "zoe", json: { title: "x" } }),
+      409,
+    );
+
+    expect((await postToS3(started.upload, elephants)).status).toBeLessThan(300);
+    const ready = await eventually(async () => {
+      const body = (await (await t.call("GET", `/images/${started.image.image_id}`, { user: "yann" })).json()) as {
+        status?: string;
+        sha256: string;
+        download_url: string;
+      };
+      return body.status === "ready" ? body : undefined;
+    });
+    const bytes = new Uint8Array(await (await fetch(ready.download_url)).arrayBuffer());
+    expect(sha256(bytes)).toBe(ready.sha256);
+  });
+
+  it.each([
+    [415, { title: "t", content_type: "image/svg+xml", size_bytes: 10 }],
+    [413, { title: "t", content_type: "image/jpeg", size_bytes: 50 * 1024 * 1024 + 1 }],
+    [400, { title: "t", content_type: "image/jpeg" }],
+    [400, { title: "t", content_type: "image/jpeg", size_bytes: 10, owner: "mallory" }],
+    [400, { title: "", content_type: "image/jpeg", size_bytes: 10 }],
+  ])("answers %i for %j and stores nothing", async (status, json) => {
+    await refused(status, () => t.call("POST", "/images/upload", { json }));
   });
 });
 

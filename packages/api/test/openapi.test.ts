@@ -73,7 +73,7 @@ describe("the OpenAPI document", () => {
       "413",
       "415",
       "422",
-      "501",
+      "429",
       "503",
     ]);
     expect(Object.keys(doc.paths["/images/{image_id}"]!.get!.responses)).toEqual(

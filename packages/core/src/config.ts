@@ -1,3 +1,4 @@
+import { Resource } from "sst/resource";
 import { z } from "zod";
 
 /**
@@ -17,10 +18,10 @@ const environment = z.object({
   /** Set for emulators (embedded, LocalStack); unset in AWS. */
   DYNAMODB_ENDPOINT: z.url().optional(),
   S3_ENDPOINT: z.url().optional(),
-  /** "local": every AWS call must go to a loopback or named local host (tests, dev server). */
   /** Read only with an emulator endpoint; in AWS the SDK's own provider chain finds credentials. */
   AWS_ACCESS_KEY_ID: z.string().optional(),
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  /** "local": every AWS call must go to a loopback or named local host (tests, dev server). */
   AWS_ENDPOINT_GUARD: z.enum(["local", "off"]).optional(),
   /** Signs list cursors so they cannot be forged or moved to another filter. */
   CURSOR_SECRET: z.string().min(32).optional(),
@@ -31,6 +32,13 @@ const environment = z.object({
   MAX_IMAGE_PIXELS: integer(50_000_000, 1, 1_000_000_000),
   MAX_DIRECT_UPLOAD_BYTES: integer(4 * MiB, 1, 6 * MiB),
   DOWNLOAD_URL_TTL_SECONDS: integer(600, 1, 900),
+  /** Files sent straight to S3 with a presigned POST: 50 MiB by default, 5 GiB at most. */
+  MAX_LARGE_UPLOAD_BYTES: integer(50 * MiB, 1, 5 * 1024 * MiB),
+  UPLOAD_URL_TTL_SECONDS: integer(600, 60, 900),
+  /** Browser origins allowed to call the API, comma-separated; empty: no cross-origin calls. */
+  CORS_ALLOWED_ORIGINS: z.string().default(""),
+  /** Uploads one user may start per minute. */
+  UPLOAD_RATE_LIMIT_PER_MINUTE: integer(60, 1, 100_000),
   /** Set by the Lambda runtime. */
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
   VITEST: z.string().optional(),
@@ -57,14 +65,38 @@ export interface Config {
   maxImagePixels: number;
   maxDirectUploadBytes: number;
   downloadUrlTtlSeconds: number;
+  maxLargeUploadBytes: number;
+  uploadUrlTtlSeconds: number;
+  corsAllowedOrigins: string[];
+  uploadRateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+// --- SST links (issue 5): the deployed stack hands these to the functions by `link` ---
+/**
+ * Deployed by SST (infra/api.ts), the table, the bucket and the cursor secret arrive by `link`:
+ * SST's `Resource` reads them from the function's encrypted resource file. They fill
+ * TABLE_NAME, BUCKET_NAME and CURSOR_SECRET where the environment does not set those itself.
+ * Elsewhere (no SST_RESOURCE_App, which SST sets in every function) the environment is used as is.
+ */
+function withSstLinks(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  if (env.SST_RESOURCE_App === undefined) return env;
+  const linked = Resource as unknown as Record<string, { name?: string; value?: string } | undefined>;
+  const read = (name: string, property: "name" | "value") => (name in linked ? linked[name]?.[property] : undefined);
+  return {
+    ...env,
+    TABLE_NAME: env.TABLE_NAME ?? read("ImagesTable", "name"),
+    BUCKET_NAME: env.BUCKET_NAME ?? read("ImagesBucket", "name"),
+    CURSOR_SECRET: env.CURSOR_SECRET ?? read("CursorSecret", "value"),
+  };
+}
+// --- end SST links ---
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = environment.safeParse(env);
+  const parsed = environment.safeParse(withSstLinks(env));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
@@ -108,5 +140,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxImagePixels: e.MAX_IMAGE_PIXELS,
     maxDirectUploadBytes: e.MAX_DIRECT_UPLOAD_BYTES,
     downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
+    maxLargeUploadBytes: e.MAX_LARGE_UPLOAD_BYTES,
+    uploadUrlTtlSeconds: e.UPLOAD_URL_TTL_SECONDS,
+    corsAllowedOrigins: e.CORS_ALLOWED_ORIGINS.split(",")
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== ""),
+    uploadRateLimitPerMinute: e.UPLOAD_RATE_LIMIT_PER_MINUTE,
   };
 }

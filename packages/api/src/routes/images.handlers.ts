@@ -1,8 +1,15 @@
 import type { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ImageStore } from "@images/core";
 import type { AppEnv } from "../app-env.ts";
-import { HttpProblem } from "../problem.ts";
-import { deleteImage, getImage, listImages, updateImage, UploadForm, uploadImage } from "./images.routes.ts";
+import {
+  deleteImage,
+  getImage,
+  listImages,
+  updateImage,
+  UploadForm,
+  uploadImage,
+  UploadRequest,
+} from "./images.routes.ts";
 
 /** `tags` as a repeated field, one comma-separated value, or both. */
 function splitTags(tags: string | string[] | undefined): string[] {
@@ -18,8 +25,19 @@ export function registerImageRoutes(app: OpenAPIHono<AppEnv>, store: ImageStore)
     const contentType = c.req.header("content-type") ?? "";
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
     if (contentType.startsWith("application/json")) {
-      c.req.valid("json");
-      throw new HttpProblem(501, "uploads straight to S3 are not available yet; send the file as multipart/form-data");
+      const body = c.req.valid("json") as z.infer<typeof UploadRequest>;
+      const started = await store.startLargeUpload(
+        c.get("userId"),
+        {
+          title: body.title,
+          description: body.description,
+          tags: body.tags,
+          contentType: body.content_type,
+          sizeBytes: body.size_bytes,
+        },
+        { idempotencyKey },
+      );
+      return c.json(started, 201);
     }
     // The route has two bodies; the validator for the request's own content type is the one that ran.
     const form = c.req.valid("form") as z.infer<typeof UploadForm>;
@@ -50,7 +68,7 @@ export function registerImageRoutes(app: OpenAPIHono<AppEnv>, store: ImageStore)
   });
 
   app.openapi(getImage, async (c) => {
-    return c.json(await store.getWithLinks(c.req.valid("param").image_id), 200);
+    return c.json(await store.getWithLinks(c.req.valid("param").image_id, c.get("userId")), 200);
   });
 
   app.openapi(updateImage, async (c) => {

@@ -79,6 +79,21 @@ export const ImagePatchBody = z
   })
   .openapi("ImagePatch");
 
+const LargeUploadStarted = z
+  .object({
+    image: Image,
+    upload: z.object({
+      method: z.literal("POST"),
+      url: z.string().openapi({ description: "Post the form here: the fields first, then the file as `file`." }),
+      fields: z.record(z.string(), z.string()),
+      expires_at: z.string(),
+      max_bytes: z.number().int(),
+    }),
+  })
+  .openapi("LargeUploadStarted", {
+    description: "A pending image and the presigned POST that sends its file straight to S3.",
+  });
+
 const security = [{ bearerAuth: [] }];
 
 export const uploadImage = createRoute({
@@ -102,8 +117,11 @@ export const uploadImage = createRoute({
     },
   },
   responses: {
-    201: { description: "The stored image", content: { "application/json": { schema: Image } } },
-    ...problemResponses(400, 401, 409, 413, 415, 422, 501, 503),
+    201: {
+      description: "Multipart: the stored image, ready. JSON: the pending image and where to post its file.",
+      content: { "application/json": { schema: z.union([Image, LargeUploadStarted]) } },
+    },
+    ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503),
   },
 });
 
@@ -144,7 +162,10 @@ export const getImage = createRoute({
   security,
   request: { params: ImageIdParam },
   responses: {
-    200: { description: "The image", content: { "application/json": { schema: ImageWithDownload } } },
+    200: {
+      description: "The image; its owner also sees it while pending, or why it failed",
+      content: { "application/json": { schema: ImageWithDownload } },
+    },
     ...problemResponses(401, 404, 503),
   },
 });

@@ -15,12 +15,14 @@ import {
   UserId,
   type ImageInfo,
   type ImageWithLinks,
+  type LargeUploadRequest,
   type ImagePage,
   type ListFilter,
 } from "./image.schema.ts";
+import { createLargeUploads, uploadToImageInfo } from "./large-uploads.ts";
 import { createListing, monthOf } from "./listing.ts";
 import { processImage, THUMBNAIL_TYPE } from "./processing.ts";
-import { toImageInfo, type ListingRecord } from "./records.ts";
+import { listingFields, toImageInfo, type ImageRecord } from "./records.ts";
 import { parseOrThrow } from "./validate.ts";
 
 export interface ImageStoreDeps {
@@ -44,11 +46,6 @@ export interface CreateImageInput {
 export interface CreateOptions {
   /** The client's Idempotency-Key: a retry with it returns the first answer and stores nothing twice. */
   idempotencyKey?: string;
-}
-
-interface ImageRecord extends ListingRecord {
-  month: string;
-  revision: number;
 }
 
 const DELETION_RECORD_DAYS = 7;
@@ -126,25 +123,12 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
   /** The image if the caller owns it; anyone else is told it does not exist. */
   async function readOwned(imageId: string, callerId: string): Promise<ImageRecord> {
     const record = await readRecord(imageId);
-    if (!record || record.userId !== callerId) throw notFound();
-    return record;
+    if (record && record.userId === callerId) return record;
+    if (!record && (await readOwnUpload(imageId, callerId))) {
+      throw new AppError("conflict", "the image is not ready yet; edit it once its upload has been checked");
+    }
+    throw notFound();
   }
-
-  const listingFields = (record: ImageRecord): ListingRecord => ({
-    imageId: record.imageId,
-    userId: record.userId,
-    uploadTime: record.uploadTime,
-    title: record.title,
-    description: record.description,
-    tags: record.tags,
-    contentType: record.contentType,
-    sizeBytes: record.sizeBytes,
-    width: record.width,
-    height: record.height,
-    sha256: record.sha256,
-    objectKey: record.objectKey,
-    thumbnailKey: record.thumbnailKey,
-  });
 
   /** Runs `attempt` again when it lost a race with another change to the same image. */
   async function withRetryOnRace<T>(what: string, attempt: (attemptNumber: number) => Promise<T>): Promise<T> {
@@ -162,16 +146,31 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
   }
 
   const once = createIdempotency(db, now);
+  const largeUploads = createLargeUploads({ db, objects, config, now, log });
+
+  const requestHash = (...parts: (string | Uint8Array)[]) => {
+    const hash = createHash("sha256");
+    for (const part of parts) hash.update(part).update("\0");
+    return hash.digest("hex");
+  };
 
   /** Stores a new image; with an idempotency key, at most once per (user, key). */
   async function create(input: CreateImageInput, options: CreateOptions = {}): Promise<ImageInfo> {
     if (!options.idempotencyKey) return createImage(input);
-    const requestHash = createHash("sha256")
-      .update(JSON.stringify([input.title, input.description ?? null, input.tags ?? []]))
-      .update(input.bytes)
-      .digest("hex");
-    const scope = { userId: input.userId, key: options.idempotencyKey, requestHash };
+    const hash = requestHash(
+      "direct",
+      JSON.stringify([input.title, input.description ?? null, input.tags ?? []]),
+      input.bytes,
+    );
+    const scope = { userId: input.userId, key: options.idempotencyKey, requestHash: hash };
     return (await once(scope, () => createImage(input))).value;
+  }
+
+  /** Starts an upload straight to S3; with an idempotency key, at most once per (user, key). */
+  async function startLargeUpload(userId: string, request: LargeUploadRequest, options: CreateOptions = {}) {
+    if (!options.idempotencyKey) return largeUploads.start(userId, request);
+    const scope = { userId, key: options.idempotencyKey, requestHash: requestHash("large", JSON.stringify(request)) };
+    return (await once(scope, () => largeUploads.start(userId, request))).value;
   }
 
   /** Answers when both the table and the bucket do. */
@@ -249,16 +248,32 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
     return toImageInfo(record, config.bucketName);
   }
 
-  async function get(imageId: string): Promise<ImageInfo> {
+  /** A pending or failed upload, for its owner only; null for anyone else. */
+  async function readOwnUpload(imageId: string, viewerId: string | undefined): Promise<ImageInfo | null> {
+    if (!viewerId || !ImageId.safeParse(imageId).success) return null;
+    const upload = await largeUploads
+      .read(imageId)
+      .catch((error) => Promise.reject(toAppError(error, "reading the image")));
+    return upload && upload.userId === viewerId ? uploadToImageInfo(upload, config.bucketName) : null;
+  }
+
+  /** A ready image for anyone; a pending or failed one only for its owner (`viewerId`). */
+  async function get(imageId: string, viewerId?: string): Promise<ImageInfo> {
     const record = await readRecord(imageId);
-    if (!record) throw notFound();
-    return toImageInfo(record, config.bucketName);
+    if (record) return toImageInfo(record, config.bucketName);
+    const upload = await readOwnUpload(imageId, viewerId);
+    if (!upload) throw notFound();
+    return upload;
   }
 
   /** The image with short-lived links to its bytes and thumbnail, served with their real types. */
-  async function getWithLinks(imageId: string): Promise<ImageWithLinks> {
+  async function getWithLinks(imageId: string, viewerId?: string): Promise<ImageWithLinks> {
     const record = await readRecord(imageId);
-    if (!record) throw notFound();
+    if (!record) {
+      const upload = await readOwnUpload(imageId, viewerId);
+      if (!upload) throw notFound();
+      return { ...upload, download_url: null, download_expires_at: null, thumbnail_url: null };
+    }
     const expiresInSeconds = config.downloadUrlTtlSeconds;
     const extension = record.objectKey.slice(record.objectKey.lastIndexOf(".") + 1);
     const [original, thumbnail] = await Promise.all([
@@ -331,8 +346,9 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
   async function remove(imageId: string, callerId: string): Promise<void> {
     const record = await readRecord(imageId);
     if (!record) {
-      // A delete that failed halfway left a deletion record: a retry by the owner finishes it.
       if (!ImageId.safeParse(imageId).success) throw notFound();
+      if (await largeUploads.discard(imageId, callerId)) return;
+      // A delete that failed halfway left a deletion record: a retry by the owner finishes it.
       const pending = await imageDeletion
         .get({ imageId })
         .go({ consistent: true })
@@ -368,7 +384,17 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
     await finishDeletion(imageId, keys);
   }
 
-  return { create, get, getWithLinks, list, update, remove, health };
+  return {
+    create,
+    startLargeUpload,
+    finishUpload: largeUploads.finish,
+    get,
+    getWithLinks,
+    list,
+    update,
+    remove,
+    health,
+  };
 }
 
 export type ImageStore = ReturnType<typeof createImageStore>;

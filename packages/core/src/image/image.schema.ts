@@ -8,22 +8,26 @@ export const ImageInfo = z.object({
   description: z.string().nullable(),
   tags: z.array(z.string()),
   upload_time: z.string(),
-  status: z.enum(["pending", "ready"]),
+  status: z.enum(["pending", "ready", "failed"]),
   content_type: z.string(),
   size_bytes: z.number().int(),
   width: z.number().int().nullable(),
   height: z.number().int().nullable(),
   sha256: z.string().nullable(),
   s3_url: z.string(),
+  /** Only on a failed upload, for its owner: why the bytes were refused. */
+  failure_reason: z.string().optional(),
 });
 export type ImageInfo = z.infer<typeof ImageInfo>;
 
 /** One image as its viewer gets it: with links that expire within 15 minutes. */
 export const ImageWithLinks = ImageInfo.extend({
-  download_url: z.string(),
-  download_expires_at: z.string(),
+  /** Null until the image is ready. */
+  download_url: z.string().nullable(),
+  download_expires_at: z.string().nullable(),
   thumbnail_url: z.string().nullable(),
 });
+
 export type ImageWithLinks = z.infer<typeof ImageWithLinks>;
 
 export const MAX_TAGS = 20;
@@ -81,6 +85,16 @@ export const NewImageMetadata = z.object({
   tags: Tags.default([]),
 });
 export type NewImageMetadata = z.input<typeof NewImageMetadata>;
+
+/** A file to be sent straight to S3: its metadata, and its declared type and size. */
+export const LargeUploadRequest = z.object({
+  title: Title,
+  description: Description.nullish().transform((value) => value ?? null),
+  tags: Tags.default([]),
+  contentType: z.string(),
+  sizeBytes: z.number().int().min(1),
+});
+export type LargeUploadRequest = z.input<typeof LargeUploadRequest>;
 
 export const ImagePatch = z
   .object({

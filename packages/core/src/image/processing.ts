@@ -46,18 +46,28 @@ export async function sniffImageType(bytes: Uint8Array): Promise<AcceptedType> {
 const undecodable = (detail: string, cause?: unknown) =>
   new AppError("undecodable", `the image could not be decoded: ${detail}`, { cause });
 
+/** An image whose type and size were checked, ready to decode. */
+export interface CheckedImage {
+  contentType: AcceptedType;
+  extension: string;
+  /** The decoding pipeline, upright: every frame when `allFrames`, else the first. */
+  open(allFrames: boolean): Sharp;
+  /** Re-encodes in its own format, without any embedded metadata. */
+  encode(): Sharp;
+  /** A WebP at most 320 px on its long side. */
+  thumbnail(): Promise<Buffer>;
+}
+
 /**
- * Checks and normalises an uploaded image: sniffs its type, refuses it cheaply from its header
- * when it has more pixels than allowed, decodes it fully, turns it upright, re-encodes it without
- * any embedded metadata, and makes a WebP thumbnail at most 320 px on its long side.
+ * Sniffs the type from the bytes and refuses the image cheaply, from its header alone, when
+ * it has more pixels than allowed: a decompression bomb is refused before any pixel is decoded.
  */
-export async function processImage(bytes: Uint8Array, options: { maxPixels: number }): Promise<ProcessedImage> {
+export async function checkImage(bytes: Uint8Array, options: { maxPixels: number }): Promise<CheckedImage> {
   const contentType = await sniffImageType(bytes);
   const sharp = await loadSharp();
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const animated = contentType === "image/gif" || contentType === "image/webp";
 
-  // The header alone tells the size: a decompression bomb is refused before any pixel is decoded.
   let header: Metadata;
   try {
     header = await sharp(input, { limitInputPixels: false }).metadata();
@@ -71,19 +81,42 @@ export async function processImage(bytes: Uint8Array, options: { maxPixels: numb
     throw new AppError("undecodable", `the image has ${pixels} pixels, more than the limit of ${options.maxPixels}`);
   }
 
-  const open = (all: boolean) =>
-    sharp(input, { animated: all && animated, limitInputPixels: options.maxPixels, failOn: "error" }).autoOrient();
-  try {
-    const [stored, thumbnail] = await Promise.all([
-      ACCEPTED_TYPES[contentType].encode(open(true)).toBuffer({ resolveWithObject: true }),
+  const open = (allFrames: boolean) =>
+    sharp(input, {
+      animated: allFrames && animated,
+      limitInputPixels: options.maxPixels,
+      failOn: "error",
+    }).autoOrient();
+  return {
+    contentType,
+    extension: ACCEPTED_TYPES[contentType].extension,
+    open,
+    encode: () => ACCEPTED_TYPES[contentType].encode(open(true)),
+    thumbnail: () =>
       open(false)
         .resize(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE, { fit: "inside", withoutEnlargement: true })
         .webp({ quality: 80 })
-        .toBuffer(),
+        .toBuffer()
+        .catch((error: unknown) => Promise.reject(undecodable("its data is damaged or truncated", error))),
+  };
+}
+
+export const undecodableData = (cause: unknown) => undecodable("its data is damaged or truncated", cause);
+
+/**
+ * Checks and normalises a small uploaded image in memory: decodes it fully, turns it upright,
+ * re-encodes it without any embedded metadata, and makes its thumbnail.
+ */
+export async function processImage(bytes: Uint8Array, options: { maxPixels: number }): Promise<ProcessedImage> {
+  const image = await checkImage(bytes, options);
+  try {
+    const [stored, thumbnail] = await Promise.all([
+      image.encode().toBuffer({ resolveWithObject: true }),
+      image.thumbnail(),
     ]);
     return {
-      contentType,
-      extension: ACCEPTED_TYPES[contentType].extension,
+      contentType: image.contentType,
+      extension: image.extension,
       body: stored.data,
       width: stored.info.width,
       height: stored.info.pageHeight ?? stored.info.height,
@@ -91,6 +124,6 @@ export async function processImage(bytes: Uint8Array, options: { maxPixels: numb
       thumbnail,
     };
   } catch (error) {
-    throw undecodable("its data is damaged or truncated", error);
+    throw undecodableData(error);
   }
 }

@@ -35,3 +35,26 @@ export function toImageInfo(record: ListingRecord, bucket: string): ImageInfo {
     s3_url: `s3://${bucket}/${record.objectKey}`,
   };
 }
+
+/** The image item: the listing fields plus what only the image itself keeps. */
+export interface ImageRecord extends ListingRecord {
+  month: string;
+  revision: number;
+}
+
+/** What a tag item copies from its image. */
+export const listingFields = (record: ImageRecord): ListingRecord => ({
+  imageId: record.imageId,
+  userId: record.userId,
+  uploadTime: record.uploadTime,
+  title: record.title,
+  description: record.description,
+  tags: record.tags,
+  contentType: record.contentType,
+  sizeBytes: record.sizeBytes,
+  width: record.width,
+  height: record.height,
+  sha256: record.sha256,
+  objectKey: record.objectKey,
+  thumbnailKey: record.thumbnailKey,
+});

@@ -1,8 +1,22 @@
-import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import type { Readable } from "node:stream";
+
+/** Files posted straight to S3 land under this prefix; its ObjectCreated events finish them. */
+export const PENDING_UPLOAD_PREFIX = "uploads/";
 
 /** Where an image's bytes live in the bucket. */
 export const objectKeys = {
+  /** Where a client posts a large file; a lifecycle rule clears what is left there. */
+  pendingUpload: (imageId: string) => `${PENDING_UPLOAD_PREFIX}${imageId}`,
   original: (imageId: string, extension: string) => `images/${imageId}.${extension}`,
   thumbnail: (imageId: string) => `thumbnails/${imageId}.webp`,
 };
@@ -28,6 +42,64 @@ export function createObjectStore(s3: S3Client, bucket: string) {
           CacheControl: "private, max-age=31536000, immutable",
         }),
       );
+    },
+
+    /** Streams a body of unknown length in parts, never holding it whole. */
+    async putStream(key: string, body: Readable, contentType: string): Promise<void> {
+      const upload = new Upload({
+        client: s3,
+        params: {
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentType: contentType,
+          CacheControl: "private, max-age=31536000, immutable",
+        },
+        queueSize: 2,
+        partSize: 5 * 1024 * 1024,
+      });
+      await upload.done();
+    },
+
+    /** The object's size, or null when there is none. */
+    async size(key: string): Promise<number | null> {
+      try {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return head.ContentLength ?? 0;
+      } catch (error) {
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
+        throw error;
+      }
+    },
+
+    /** The object's bytes, or null when there is none. */
+    async getBytes(key: string): Promise<Uint8Array | null> {
+      try {
+        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await out.Body?.transformToByteArray()) ?? new Uint8Array();
+      } catch (error) {
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
+        throw error;
+      }
+    },
+
+    /**
+     * A form post straight to S3 for one key: its content type fixed, its size bounded by a
+     * policy that S3 enforces, and the link dead after `expiresInSeconds`.
+     */
+    async presignPost(key: string, options: { contentType: string; maxBytes: number; expiresInSeconds: number }) {
+      const expiresAt = new Date(Date.now() + options.expiresInSeconds * 1000);
+      const { url, fields } = await createPresignedPost(s3, {
+        Bucket: bucket,
+        Key: key,
+        Conditions: [
+          ["content-length-range", 1, options.maxBytes],
+          ["eq", "$Content-Type", options.contentType],
+        ],
+        Fields: { "Content-Type": options.contentType },
+        Expires: options.expiresInSeconds,
+      });
+      return { url, fields, expiresAt };
     },
 
     /** Deletes every key in one request; a key already gone counts as deleted. */

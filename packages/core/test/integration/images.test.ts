@@ -145,7 +145,7 @@ describe("an image's life", () => {
 
     const links = await t.store.getWithLinks(image.image_id);
     expect(links).toMatchObject(image);
-    const download = await fetch(links.download_url);
+    const download = await fetch(links.download_url!);
     expect(download.status).toBe(200);
     expect(download.headers.get("content-type")).toBe("image/jpeg");
     const { createHash } = await import("node:crypto");
@@ -154,7 +154,7 @@ describe("an image's life", () => {
         .update(Buffer.from(await download.arrayBuffer()))
         .digest("hex"),
     ).toBe(image.sha256);
-    expect(Date.parse(links.download_expires_at) - Date.now()).toBeLessThanOrEqual(900_000);
+    expect(Date.parse(links.download_expires_at!) - Date.now()).toBeLessThanOrEqual(900_000);
     expect((await fetch(links.thumbnail_url!)).headers.get("content-type")).toBe("image/webp");
 
     const edited = await t.store.update(image.image_id, "frank", {

@@ -4,11 +4,14 @@ import { ensureBucket, ensureTable, startLocalAws } from "@images/local";
 import { createAwsClients, type AwsClients } from "../../src/aws/clients.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { createImageStore, type ImageStore } from "../../src/image/image-store.ts";
+import { PENDING_UPLOAD_PREFIX } from "../../src/storage/object-store.ts";
 
 export interface TestStore {
   config: Config;
   clients: AwsClients;
   store: ImageStore;
+  /** The finishing step's runs that the bucket's events started, in order. */
+  finished: Promise<unknown>[];
   /** Every key in the bucket. */
   objectKeys(): Promise<string[]>;
   /** Every item stored under one image id (the image, its tags, a deletion record). */
@@ -25,7 +28,21 @@ export interface TestStore {
 export async function startTestStore(overrides: Record<string, string> = {}): Promise<TestStore> {
   const names = { TABLE_NAME: `images-${Math.random().toString(36).slice(2, 10)}` };
   const external = Boolean(process.env.DYNAMODB_ENDPOINT && process.env.S3_ENDPOINT);
-  const aws = external ? undefined : await startLocalAws({ tableName: names.TABLE_NAME, bucketName: names.TABLE_NAME });
+  let store: ImageStore | undefined;
+  const finished: Promise<unknown>[] = [];
+  // As in AWS, the bucket's ObjectCreated events under the pending prefix finish uploads.
+  const aws = external
+    ? undefined
+    : await startLocalAws({
+        tableName: names.TABLE_NAME,
+        bucketName: names.TABLE_NAME,
+        onObjectCreated: async ({ key }) => {
+          if (!store || !key.startsWith(PENDING_UPLOAD_PREFIX)) return;
+          const outcome = store.finishUpload(key);
+          finished.push(outcome);
+          await outcome;
+        },
+      });
   const env = { ...process.env, ...aws?.env, ...names, BUCKET_NAME: names.TABLE_NAME };
   const config = loadConfig({ ...env, AWS_ENDPOINT_GUARD: "local", ...overrides });
   const clients = createAwsClients(config);
@@ -33,7 +50,7 @@ export async function startTestStore(overrides: Record<string, string> = {}): Pr
     await ensureTable(clients.dynamo, config.tableName);
     await ensureBucket(clients.s3, config.bucketName);
   }
-  const store = createImageStore({ config, clients, log: () => {} });
+  store = createImageStore({ config, clients, log: () => {} });
   const objectKeys = async () => {
     const out = await clients.s3.send(new ListObjectsV2Command({ Bucket: config.bucketName }));
     return (out.Contents ?? []).map((object) => object.Key ?? "").sort();
@@ -42,6 +59,7 @@ export async function startTestStore(overrides: Record<string, string> = {}): Pr
     config,
     clients,
     store,
+    finished,
     objectKeys,
     async itemsOf(imageId) {
       const out = await clients.dynamo.send(

@@ -1,0 +1,309 @@
+import { createHash } from "node:crypto";
+import { PassThrough } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ulid } from "ulid";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/service.ts";
+import { commitTransaction } from "../db/transaction.ts";
+import { AppError, isAppError, isConditionFailure, toAppError } from "../errors.ts";
+import { objectKeys, type ObjectStore } from "../storage/object-store.ts";
+import { LargeUploadRequest, UserId, type ImageInfo } from "./image.schema.ts";
+import { monthOf } from "./listing.ts";
+import { ACCEPTED_TYPES, checkImage, isAcceptedType, THUMBNAIL_TYPE, undecodableData } from "./processing.ts";
+import { listingFields, type ImageRecord } from "./records.ts";
+import { parseOrThrow } from "./validate.ts";
+
+/** After the upload link dies, late S3 events still have this long to be finished. */
+const PENDING_GRACE_SECONDS = 3600;
+/** How long the owner can read why a failed upload was refused. */
+const FAILED_RECORD_SECONDS = 24 * 3600;
+
+export interface PresignedUpload {
+  method: "POST";
+  url: string;
+  fields: Record<string, string>;
+  expires_at: string;
+  max_bytes: number;
+}
+
+/** What finishing one S3 object ended in; duplicates and strays change nothing. */
+export type FinishOutcome = "ready" | "failed" | "ignored";
+
+interface UploadRecord {
+  imageId: string;
+  userId: string;
+  uploadTime: string;
+  title: string;
+  description?: string;
+  tags: string[];
+  contentType: string;
+  declaredBytes: number;
+  objectKey: string;
+  state: "pending" | "failed";
+  failureKind?: string;
+  failureReason?: string;
+  expiresAt: number;
+}
+
+export interface LargeUploadDeps {
+  db: Db;
+  objects: ObjectStore;
+  config: Config;
+  now: () => Date;
+  log: (event: string, fields: Record<string, unknown>) => void;
+}
+
+const PENDING_KEY = /^uploads\/(img_[0-9A-HJKMNP-TV-Z]{26})$/;
+
+/** A pending or failed upload in the contract's terms. */
+export function uploadToImageInfo(upload: UploadRecord, bucket: string): ImageInfo {
+  const extension = isAcceptedType(upload.contentType) ? ACCEPTED_TYPES[upload.contentType].extension : "bin";
+  return {
+    image_id: upload.imageId,
+    user_id: upload.userId,
+    title: upload.title,
+    description: upload.description ?? null,
+    tags: upload.tags,
+    upload_time: upload.uploadTime,
+    status: upload.state,
+    content_type: upload.contentType,
+    size_bytes: upload.declaredBytes,
+    width: null,
+    height: null,
+    sha256: null,
+    s3_url: `s3://${bucket}/${objectKeys.original(upload.imageId, extension)}`,
+    ...(upload.state === "failed" ? { failure_reason: upload.failureReason ?? "the file was refused" } : {}),
+  };
+}
+
+/**
+ * Files too large for the API go straight to S3: the service hands out a presigned POST for
+ * one key and records a pending image; when the object arrives, `finish` checks it exactly as
+ * a direct upload is checked and turns the image ready, or removes it and keeps the reason.
+ */
+export function createLargeUploads({ db, objects, config, now, log }: LargeUploadDeps) {
+  const { upload: uploads } = db.entities;
+  const epochSeconds = () => Math.floor(now().getTime() / 1000);
+
+  async function start(
+    userId: string,
+    request: LargeUploadRequest,
+  ): Promise<{ image: ImageInfo; upload: PresignedUpload }> {
+    const owner = parseOrThrow(UserId, userId, "user_id");
+    const input = parseOrThrow(LargeUploadRequest, request);
+    if (!isAcceptedType(input.contentType)) {
+      throw new AppError(
+        "unsupported_type",
+        `content_type ${input.contentType} is not accepted; send JPEG, PNG, WebP, GIF or AVIF`,
+      );
+    }
+    if (input.sizeBytes > config.maxLargeUploadBytes) {
+      throw new AppError("too_large", `size_bytes is over the limit of ${config.maxLargeUploadBytes} bytes`);
+    }
+    const uploadTime = now();
+    const imageId = `img_${ulid(uploadTime.getTime())}`;
+    const key = objectKeys.pendingUpload(imageId);
+    const post = await objects.presignPost(key, {
+      contentType: input.contentType,
+      maxBytes: input.sizeBytes,
+      expiresInSeconds: config.uploadUrlTtlSeconds,
+    });
+    const record: UploadRecord = {
+      imageId,
+      userId: owner,
+      uploadTime: uploadTime.toISOString(),
+      title: input.title,
+      description: input.description ?? undefined,
+      tags: input.tags,
+      contentType: input.contentType,
+      declaredBytes: input.sizeBytes,
+      objectKey: key,
+      state: "pending",
+      expiresAt: epochSeconds() + config.uploadUrlTtlSeconds + PENDING_GRACE_SECONDS,
+    };
+    try {
+      await uploads.create(record).go();
+    } catch (error) {
+      throw toAppError(error, "recording the upload");
+    }
+    return {
+      image: uploadToImageInfo(record, config.bucketName),
+      upload: {
+        method: "POST",
+        url: post.url,
+        fields: post.fields,
+        expires_at: post.expiresAt.toISOString(),
+        max_bytes: input.sizeBytes,
+      },
+    };
+  }
+
+  /** The upload record if it is still alive; expired ones are ignored before TTL removes them. */
+  async function read(imageId: string): Promise<UploadRecord | null> {
+    const { data } = await uploads.get({ imageId }).go({ consistent: true });
+    if (!data || data.expiresAt < epochSeconds()) return null;
+    return data as UploadRecord;
+  }
+
+  async function markFailed(upload: UploadRecord, error: AppError): Promise<void> {
+    await objects.deleteMany([upload.objectKey]);
+    await uploads
+      .patch({ imageId: upload.imageId })
+      .set({
+        state: "failed",
+        failureKind: error.kind,
+        failureReason: error.message,
+        expiresAt: epochSeconds() + FAILED_RECORD_SECONDS,
+      })
+      .where((attr, op) => op.eq(attr.state, "pending"))
+      .go()
+      .catch((failure: unknown) => {
+        if (!isConditionFailure(failure)) throw failure;
+      });
+  }
+
+  /** Re-encodes the upright image into its final key while hashing it, in parts. */
+  async function storeNormalised(bytes: Uint8Array, upload: UploadRecord) {
+    const image = await checkImage(bytes, { maxPixels: config.maxImagePixels });
+    if (image.contentType !== upload.contentType) {
+      throw new AppError(
+        "unsupported_type",
+        `the file is ${image.contentType}, not the declared ${upload.contentType}`,
+      );
+    }
+    const key = objectKeys.original(upload.imageId, image.extension);
+    const hash = createHash("sha256");
+    let size = 0;
+    const counted = new PassThrough();
+    counted.on("data", (chunk: Buffer) => {
+      hash.update(chunk);
+      size += chunk.length;
+    });
+    const encoder = image.encode();
+    const info = new Promise<{ width: number; height: number; pageHeight?: number }>((resolve) =>
+      encoder.once("info", resolve),
+    );
+    try {
+      const [, , thumbnail] = await Promise.all([
+        pipeline(encoder, counted),
+        objects.putStream(key, counted, image.contentType),
+        image.thumbnail(),
+      ]);
+      await objects.put(objectKeys.thumbnail(upload.imageId), thumbnail, THUMBNAIL_TYPE);
+    } catch (error) {
+      await objects.deleteMany([key, objectKeys.thumbnail(upload.imageId)]).catch(() => undefined);
+      throw isAppError(error) ? error : undecodableOrStorage(error);
+    }
+    const { width, height, pageHeight } = await info;
+    return {
+      key,
+      contentType: image.contentType,
+      width,
+      height: pageHeight ?? height,
+      size,
+      sha256: hash.digest("hex"),
+    };
+  }
+
+  /**
+   * Finishes the object S3 reported at `key`: at least once, maybe late, maybe twice. Only a
+   * pending upload's own object is checked; anything else under the prefix is removed.
+   */
+  async function finish(key: string): Promise<FinishOutcome> {
+    const imageId = PENDING_KEY.exec(key)?.[1];
+    if (!imageId) {
+      log("upload_key_ignored", { key });
+      return "ignored";
+    }
+    try {
+      const upload = await read(imageId);
+      const size = await objects.size(key);
+      if (size === null) return "ignored"; // Already finished or removed: a duplicate event.
+      if (!upload || upload.state !== "pending") {
+        await objects.deleteMany([key]); // Late, expired or already refused: nothing may stay.
+        return "ignored";
+      }
+      const limit = Math.min(upload.declaredBytes, config.maxLargeUploadBytes);
+      if (size > limit) {
+        await markFailed(
+          upload,
+          new AppError("too_large", `the file is ${size} bytes, more than the ${limit} declared`),
+        );
+        return "failed";
+      }
+      const bytes = await objects.getBytes(key);
+      if (bytes === null) return "ignored"; // Removed since: another run of this event got there first.
+      let stored: Awaited<ReturnType<typeof storeNormalised>>;
+      try {
+        stored = await storeNormalised(bytes, upload);
+      } catch (error) {
+        if (!isAppError(error) || error.kind === "unavailable") throw error;
+        await markFailed(upload, error);
+        return "failed";
+      }
+      const record: ImageRecord = {
+        imageId,
+        userId: upload.userId,
+        uploadTime: upload.uploadTime,
+        month: monthOf(upload.uploadTime),
+        title: upload.title,
+        description: upload.description,
+        tags: upload.tags,
+        contentType: stored.contentType,
+        sizeBytes: stored.size,
+        width: stored.width,
+        height: stored.height,
+        sha256: stored.sha256,
+        objectKey: stored.key,
+        thumbnailKey: objectKeys.thumbnail(imageId),
+        revision: 1,
+      };
+      try {
+        await commitTransaction(
+          db.transaction
+            .write(({ image, imageTag, upload: pending }) => [
+              pending
+                .delete({ imageId })
+                .where((attr, op) => op.eq(attr.state, "pending"))
+                .commit(),
+              image.create(record).commit(),
+              ...record.tags.map((tag) => imageTag.create({ ...listingFields(record), tag }).commit()),
+            ])
+            .go(),
+        );
+      } catch (error) {
+        // Lost to a duplicate event that finished first: its objects are the same, keep them.
+        const finishedElsewhere =
+          isConditionFailure(error) && (await db.entities.image.get({ imageId }).go({ consistent: true })).data;
+        if (!finishedElsewhere) await objects.deleteMany([stored.key, record.thumbnailKey!]);
+        if (finishedElsewhere) return "ignored";
+        throw error;
+      }
+      await objects.deleteMany([key]);
+      return "ready";
+    } catch (error) {
+      throw toAppError(error, "finishing the upload");
+    }
+  }
+
+  /** Removes a pending or failed upload of the caller's; false when there is none. */
+  async function discard(imageId: string, callerId: string): Promise<boolean> {
+    const upload = await read(imageId).catch((error) => Promise.reject(toAppError(error, "deleting the upload")));
+    if (!upload || upload.userId !== callerId) return false;
+    try {
+      await objects.deleteMany([upload.objectKey]);
+      await uploads.delete({ imageId }).go();
+    } catch (error) {
+      throw toAppError(error, "deleting the upload");
+    }
+    return true;
+  }
+
+  return { start, finish, read, discard };
+}
+
+/** An AWS error stays what it is; anything else the encoder threw means the bytes are bad. */
+function undecodableOrStorage(error: unknown): unknown {
+  const fromAws = typeof error === "object" && error !== null && "$metadata" in error;
+  return fromAws ? toAppError(error, "storing the image") : undecodableData(error);
+}
