@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import type { MiddlewareHandler } from "hono";
 import type { Config, ImageStore } from "@images/core";
@@ -49,12 +50,36 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
   const verify = verifyToken ?? createTokenVerifier(config.auth);
 
   app.use(requestId());
+  // One line a request, with its request id, never its headers (tokens) or bodies (links).
   app.use(async (c, next) => {
+    const started = performance.now();
+    const log = logger.child({ requestId: c.get("requestId") });
+    c.set("log", log);
     await next();
     c.header("x-content-type-options", "nosniff");
+    log.info({
+      event: "request",
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+      userId: c.get("userId"),
+    });
   });
+  if (config.corsAllowedOrigins.length > 0) {
+    app.use(
+      cors({
+        origin: config.corsAllowedOrigins,
+        allowMethods: ["GET", "POST", "PATCH", "DELETE"],
+        allowHeaders: ["authorization", "content-type", "idempotency-key"],
+        exposeHeaders: ["retry-after", "x-request-id", "location"],
+        maxAge: 600,
+      }),
+    );
+  }
   app.onError((error, c) => {
-    const response = errorToResponse(error, c, (fields) => logger.warn({ requestId: c.get("requestId"), ...fields }));
+    const log = c.get("log") ?? logger.child({ requestId: c.get("requestId") });
+    const response = errorToResponse(error, c, (level, fields) => log[level](fields));
     response.headers.set("x-request-id", c.get("requestId"));
     response.headers.set("x-content-type-options", "nosniff");
     return response;

@@ -32,6 +32,8 @@ const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
   console.log(`API docs      ${base}/docs`);
   console.log(`OpenAPI       ${base}/openapi.json`);
   console.log(`Data          ${dataDir ? dataDir : "in memory (set DATA_DIR to keep it)"}`);
+  console.log(`DynamoDB      ${aws.dynamoEndpoint} (table ${aws.tableName})`);
+  console.log(`S3            ${aws.s3Endpoint} (bucket ${aws.bucketName})`);
   console.log(`Get a token:  npm run --silent token -- <user_id>`);
 });
 

@@ -38,6 +38,7 @@ export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   too_large: 413,
   unsupported_type: 415,
   undecodable: 422,
+  rate_limited: 429,
   unavailable: 503,
 };
 
@@ -72,12 +73,15 @@ export function problemResponse(
 }
 
 /** The one place where anything thrown becomes an HTTP answer. */
-export function errorToResponse(error: unknown, c: Context, log: (fields: Record<string, unknown>) => void): Response {
+export function errorToResponse(
+  error: unknown,
+  c: Context,
+  log: (level: "warn" | "error", fields: Record<string, unknown>) => void,
+): Response {
   if (error instanceof AppError) {
     const status = STATUS_OF_KIND[error.kind];
     const retry = error.details.retryAfterSeconds;
-    if (status >= 500)
-      log({ level: "warn", event: "storage_unavailable", error: String(error.details.cause ?? error) });
+    if (status >= 500) log("warn", { event: "storage_unavailable", error: String(error.details.cause ?? error) });
     return problemResponse(status, error.message, {
       issues: error.details.issues,
       headers: retry !== undefined ? { "retry-after": String(retry) } : {},
@@ -89,8 +93,7 @@ export function errorToResponse(error: unknown, c: Context, log: (fields: Record
   if (error instanceof HTTPException && error.status < 500) {
     return problemResponse(error.status, error.message || TITLES[error.status] || "Error");
   }
-  log({
-    level: "error",
+  log("error", {
     event: "unexpected_error",
     method: c.req.method,
     path: c.req.path,

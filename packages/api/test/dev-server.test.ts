@@ -27,7 +27,7 @@ beforeAll(async () => {
     const read = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /Images API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match?.[1]) {
+      if (match?.[1] && output.includes("Get a token")) {
         clearTimeout(timer);
         done(match[1]);
       }

@@ -3,7 +3,14 @@
  * only the HTTP layer turns kinds into statuses. Messages are safe to show to a client.
  */
 export type ErrorKind =
-  "invalid" | "not_found" | "conflict" | "unsupported_type" | "undecodable" | "too_large" | "unavailable";
+  | "invalid"
+  | "not_found"
+  | "conflict"
+  | "unsupported_type"
+  | "undecodable"
+  | "too_large"
+  | "rate_limited"
+  | "unavailable";
 
 export interface Issue {
   path: string;

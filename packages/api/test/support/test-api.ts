@@ -35,9 +35,13 @@ export interface UploadFields {
 export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 /** The app on a test store, driven through app.request(). */
-export async function startTestApi(): Promise<TestApi> {
-  const store = await startTestStore();
-  const app = createApp({ config: store.config, store: store.store, logger: createLogger({ level: "silent" }) });
+export async function startTestApi(
+  overrides: Record<string, string> = {},
+  logs?: { write(line: string): void },
+): Promise<TestApi> {
+  const store = await startTestStore(overrides);
+  const logger = logs ? createLogger({ destination: logs }) : createLogger({ level: "silent" });
+  const app = createApp({ config: store.config, store: store.store, logger });
 
   async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers };

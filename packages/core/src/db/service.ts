@@ -5,6 +5,7 @@ import { idempotencySchema } from "./idempotency.entity.ts";
 import { imageDeletionSchema } from "./image-deletion.entity.ts";
 import { imageTagSchema } from "./image-tag.entity.ts";
 import { imageSchema } from "./image.entity.ts";
+import { rateWindowSchema } from "./rate-window.entity.ts";
 import { uploadSchema } from "./upload.entity.ts";
 
 /** The entities bound to one table and client; built per store so stores never share state. */
@@ -18,6 +19,7 @@ export function createDb(client: DynamoDBDocumentClient, table: string) {
       catalog: new Entity(catalogSchema, config),
       idempotency: new Entity(idempotencySchema, config),
       upload: new Entity(uploadSchema, config),
+      rateWindow: new Entity(rateWindowSchema, config),
     },
     config,
   );

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import { ulid } from "ulid";
 import { createIdempotency } from "../idempotency/idempotency.ts";
+import { createUploadRateLimit } from "../limits/upload-rate-limit.ts";
 import type { AwsClients } from "../aws/clients.ts";
 import type { Config } from "../config.ts";
 import { createDb } from "../db/service.ts";
@@ -146,7 +147,8 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
   }
 
   const once = createIdempotency(db, now);
-  const largeUploads = createLargeUploads({ db, objects, config, now, log });
+  const takeUploadSlot = createUploadRateLimit(db, config.uploadRateLimitPerMinute, now);
+  const largeUploads = createLargeUploads({ db, objects, config, now, log, takeUploadSlot });
 
   const requestHash = (...parts: (string | Uint8Array)[]) => {
     const hash = createHash("sha256");
@@ -199,6 +201,8 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
       );
     }
     const processed = await processImage(input.bytes, { maxPixels: config.maxImagePixels });
+    // Counted once the upload is known to be good, so a refused one stores nothing at all.
+    await takeUploadSlot(userId);
 
     const uploadTime = input.uploadTime ?? now();
     const imageId = `img_${ulid(uploadTime.getTime())}`;

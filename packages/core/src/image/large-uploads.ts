@@ -51,6 +51,8 @@ export interface LargeUploadDeps {
   config: Config;
   now: () => Date;
   log: (event: string, fields: Record<string, unknown>) => void;
+  /** Counts the upload against the user's rate limit, or refuses it. */
+  takeUploadSlot: (userId: string) => Promise<void>;
 }
 
 const PENDING_KEY = /^uploads\/(img_[0-9A-HJKMNP-TV-Z]{26})$/;
@@ -81,7 +83,7 @@ export function uploadToImageInfo(upload: UploadRecord, bucket: string): ImageIn
  * one key and records a pending image; when the object arrives, `finish` checks it exactly as
  * a direct upload is checked and turns the image ready, or removes it and keeps the reason.
  */
-export function createLargeUploads({ db, objects, config, now, log }: LargeUploadDeps) {
+export function createLargeUploads({ db, objects, config, now, log, takeUploadSlot }: LargeUploadDeps) {
   const { upload: uploads } = db.entities;
   const epochSeconds = () => Math.floor(now().getTime() / 1000);
 
@@ -100,6 +102,7 @@ export function createLargeUploads({ db, objects, config, now, log }: LargeUploa
     if (input.sizeBytes > config.maxLargeUploadBytes) {
       throw new AppError("too_large", `size_bytes is over the limit of ${config.maxLargeUploadBytes} bytes`);
     }
+    await takeUploadSlot(owner);
     const uploadTime = now();
     const imageId = `img_${ulid(uploadTime.getTime())}`;
     const key = objectKeys.pendingUpload(imageId);

@@ -1,0 +1,32 @@
+import { createAwsClients, loadConfig } from "@images/core";
+import { startLocalAws } from "@images/local";
+import { checkStore } from "../src/check-store.ts";
+
+/**
+ * `npm run check:store`: audits a store and prints what it finds; exits 1 on any violation.
+ * With DYNAMODB_ENDPOINT and S3_ENDPOINT (and TABLE_NAME, BUCKET_NAME) it checks that store, for
+ * example the one a running `npm run dev` prints; otherwise it opens the dev data in DATA_DIR
+ * (default .data) while the dev server is stopped.
+ */
+const external = process.env.DYNAMODB_ENDPOINT && process.env.S3_ENDPOINT;
+const local = external ? undefined : await startLocalAws({ dataDir: process.env.DATA_DIR || ".data" });
+const config = loadConfig({
+  TABLE_NAME: "images",
+  BUCKET_NAME: "images",
+  ...process.env,
+  ...local?.env,
+  AWS_ENDPOINT_GUARD: "local",
+});
+const { dynamo, s3 } = createAwsClients(config);
+try {
+  const report = await checkStore({ dynamo, s3, tableName: config.tableName, bucketName: config.bucketName });
+  console.log(
+    `images ${report.images}, tag items ${report.tagItems}, pending uploads ${report.pendingUploads}, ` +
+      `deletions in progress ${report.deletionsInProgress}, objects ${report.objects}: ` +
+      `${report.violations.length} violation(s)`,
+  );
+  for (const violation of report.violations) console.log(`  ${violation.rule}: ${violation.detail}`);
+  process.exitCode = report.violations.length > 0 ? 1 : 0;
+} finally {
+  await local?.stop();
+}

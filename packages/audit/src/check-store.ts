@@ -1,0 +1,144 @@
+import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { ScanCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { PENDING_UPLOAD_PREFIX, TABLE } from "@images/core";
+
+/**
+ * The store's invariants, checked from the outside: every ready image has its object and its
+ * thumbnail, every tag item has its image and agrees with it, every object has its item. A
+ * pending upload's object counts as its item until the upload expires, and so do the objects
+ * an unfinished delete still names. An audit reads everything, so it Scans: it is a tool for
+ * tests and operators, never part of serving a request.
+ */
+export interface Violation {
+  rule: string;
+  detail: string;
+}
+
+export interface StoreReport {
+  images: number;
+  tagItems: number;
+  pendingUploads: number;
+  deletionsInProgress: number;
+  objects: number;
+  violations: Violation[];
+}
+
+type Item = Record<string, unknown>;
+
+/** The listing fields a tag item copies from its image; they must agree. */
+const COPIED_FIELDS = [
+  "userId",
+  "uploadTime",
+  "title",
+  "description",
+  "tags",
+  "contentType",
+  "sizeBytes",
+  "width",
+  "height",
+  "sha256",
+  "objectKey",
+  "thumbnailKey",
+];
+
+async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string): Promise<Item[]> {
+  const items: Item[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey }));
+    items.push(...((page.Items ?? []) as Item[]));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
+}
+
+async function listAll(s3: S3Client, bucket: string): Promise<string[]> {
+  const keys: string[] = [];
+  let ContinuationToken: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken }));
+    keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ""));
+    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (ContinuationToken);
+  return keys;
+}
+
+export async function checkStore(options: {
+  dynamo: DynamoDBDocumentClient;
+  s3: S3Client;
+  tableName: string;
+  bucketName: string;
+  now?: Date;
+}): Promise<StoreReport> {
+  const nowSeconds = Math.floor((options.now ?? new Date()).getTime() / 1000);
+  // Objects first: an object written after this listing cannot look like an orphan.
+  const keys = await listAll(options.s3, options.bucketName);
+  const items = await scanAll(options.dynamo, options.tableName);
+  const objects = new Set(keys);
+  const byEntity = (entity: string) => items.filter((item) => item.__edb_e__ === entity);
+  const images = new Map(byEntity("image").map((item) => [String(item.imageId), item]));
+  const tagItems = byEntity("imageTag");
+  const uploads = byEntity("upload");
+  const deletions = byEntity("imageDeletion");
+  const violations: Violation[] = [];
+  const violate = (rule: string, detail: string) => violations.push({ rule, detail });
+
+  const owned = new Set<string>();
+  for (const image of images.values()) {
+    for (const field of ["objectKey", "thumbnailKey"] as const) {
+      const key = String(image[field]);
+      owned.add(key);
+      if (!objects.has(key)) violate("image_without_object", `${image.imageId}: ${field} ${key} is missing`);
+    }
+    const tags = (image.tags as string[] | undefined) ?? [];
+    for (const tag of tags) {
+      const tagItem = tagItems.find((item) => item.imageId === image.imageId && item.tag === tag);
+      if (!tagItem) {
+        violate("tag_without_item", `${image.imageId}: tag ${tag} has no tag item`);
+        continue;
+      }
+      const differing = COPIED_FIELDS.filter(
+        (field) => JSON.stringify(tagItem[field]) !== JSON.stringify(image[field]),
+      );
+      if (differing.length > 0) violate("tag_item_stale", `${image.imageId}/${tag}: ${differing.join(", ")} differ`);
+    }
+  }
+  for (const tagItem of tagItems) {
+    const image = images.get(String(tagItem.imageId));
+    if (!image) violate("tag_item_without_image", `${tagItem.imageId}/${tagItem.tag}: no image`);
+    else if (!((image.tags as string[]) ?? []).includes(String(tagItem.tag))) {
+      violate("tag_item_not_in_image", `${tagItem.imageId}/${tagItem.tag}: the image has no such tag`);
+    }
+  }
+
+  let pendingUploads = 0;
+  for (const upload of uploads) {
+    const alive = Number(upload[TABLE.ttlAttribute]) >= nowSeconds;
+    if (upload.state === "pending" && alive) {
+      pendingUploads += 1;
+      owned.add(String(upload.objectKey));
+    }
+    if (images.has(String(upload.imageId)) && upload.state === "pending") {
+      violate("upload_and_image", `${upload.imageId}: both a pending upload and a ready image`);
+    }
+  }
+  for (const deletion of deletions) {
+    if (images.has(String(deletion.imageId))) violate("deleted_image_still_there", `${deletion.imageId}`);
+    for (const key of (deletion.objectKeys as string[]) ?? []) owned.add(key);
+  }
+
+  for (const key of keys) {
+    if (owned.has(key)) continue;
+    const expiredUpload = key.startsWith(PENDING_UPLOAD_PREFIX);
+    violate(expiredUpload ? "upload_object_without_pending_upload" : "object_without_item", key);
+  }
+
+  return {
+    images: images.size,
+    tagItems: tagItems.length,
+    pendingUploads,
+    deletionsInProgress: deletions.length,
+    objects: keys.length,
+    violations,
+  };
+}

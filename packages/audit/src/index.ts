@@ -1,0 +1,1 @@
+export { checkStore, type StoreReport, type Violation } from "./check-store.ts";

@@ -1,0 +1,77 @@
+import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tinyPng } from "../../core/test/support/fixtures.ts";
+import { startTestStore, type TestStore } from "../../core/test/support/local-store.ts";
+import { checkStore } from "../src/check-store.ts";
+
+let t: TestStore;
+const check = () =>
+  checkStore({
+    dynamo: t.clients.dynamo,
+    s3: t.clients.s3,
+    tableName: t.config.tableName,
+    bucketName: t.config.bucketName,
+  });
+const rules = async () => (await check()).violations.map((v) => v.rule).sort();
+
+beforeAll(async () => {
+  t = await startTestStore();
+});
+afterAll(async () => t?.stop());
+
+describe("the store checker", () => {
+  it("finds nothing wrong in a store the service wrote", async () => {
+    const a = await t.store.create({ userId: "ann", title: "a", tags: ["x", "y"], bytes: await tinyPng(1) });
+    await t.store.create({ userId: "bea", title: "b", tags: ["x"], bytes: await tinyPng(2) });
+    await t.store.update(a.image_id, "ann", { tags: ["y", "z"] });
+    await t.store.startLargeUpload("ann", { title: "big", contentType: "image/jpeg", sizeBytes: 100 });
+    const report = await check();
+    expect(report).toMatchObject({ images: 2, tagItems: 3, pendingUploads: 1, objects: 4, violations: [] });
+  });
+
+  it("finds an image whose object is gone, and an object with no item", async () => {
+    const image = await t.store.create({ userId: "cal", title: "c", bytes: await tinyPng(3) });
+    const key = image.s3_url.replace(/^s3:\/\/[^/]+\//, "");
+    await t.clients.s3.send(new DeleteObjectCommand({ Bucket: t.config.bucketName, Key: key }));
+    await t.clients.s3.send(new PutObjectCommand({ Bucket: t.config.bucketName, Key: "images/stray.png", Body: "x" }));
+    await t.clients.s3.send(
+      new PutObjectCommand({ Bucket: t.config.bucketName, Key: "uploads/img_01ARZ3NDEKTSV4RRFFQ69G5FAV", Body: "x" }),
+    );
+    expect(await rules()).toEqual([
+      "image_without_object",
+      "object_without_item",
+      "upload_object_without_pending_upload",
+    ]);
+    await t.store.remove(image.image_id, "cal");
+    await t.clients.s3.send(new DeleteObjectCommand({ Bucket: t.config.bucketName, Key: "images/stray.png" }));
+    await t.clients.s3.send(
+      new DeleteObjectCommand({ Bucket: t.config.bucketName, Key: "uploads/img_01ARZ3NDEKTSV4RRFFQ69G5FAV" }),
+    );
+    expect(await rules()).toEqual([]);
+  });
+
+  it("finds tag items that are missing, stale, or without their image", async () => {
+    const image = await t.store.create({ userId: "dan", title: "d", tags: ["p", "q"], bytes: await tinyPng(4) });
+    const items = await t.itemsOf(image.image_id);
+    const tagP = items.find((item) => item.tag === "p")!;
+    const tagQ = items.find((item) => item.tag === "q")!;
+    await t.clients.dynamo.send(
+      new DeleteCommand({ TableName: t.config.tableName, Key: { pk: tagP.pk, sk: tagP.sk } }),
+    );
+    await t.clients.dynamo.send(
+      new PutCommand({ TableName: t.config.tableName, Item: { ...tagQ, title: "old title" } }),
+    );
+    await t.clients.dynamo.send(
+      new PutCommand({
+        TableName: t.config.tableName,
+        Item: {
+          ...tagQ,
+          pk: "$images#imageId_img_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+          imageId: "img_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        },
+      }),
+    );
+    expect(await rules()).toEqual(["tag_item_stale", "tag_item_without_image", "tag_without_item"]);
+  });
+});
