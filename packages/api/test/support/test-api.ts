@@ -38,8 +38,9 @@ export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).
 export async function startTestApi(
   overrides: Record<string, string> = {},
   logs?: { write(line: string): void },
+  options: { autoFinish?: boolean } = {},
 ): Promise<TestApi> {
-  const store = await startTestStore(overrides);
+  const store = await startTestStore(overrides, options);
   const logger = logs ? createLogger({ destination: logs }) : createLogger({ level: "silent" });
   const app = createApp({ config: store.config, store: store.store, logger });
 

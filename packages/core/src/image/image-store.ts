@@ -24,6 +24,7 @@ import { createLargeUploads, uploadToImageInfo } from "./large-uploads.ts";
 import { createListing, monthOf } from "./listing.ts";
 import { processImage, THUMBNAIL_TYPE } from "./processing.ts";
 import { listingFields, toImageInfo, type ImageRecord } from "./records.ts";
+import { settleAll } from "./settle.ts";
 import { parseOrThrow } from "./validate.ts";
 
 export interface ImageStoreDeps {
@@ -227,7 +228,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
 
     try {
       await noteMonth(record.month);
-      await Promise.all([
+      await settleAll([
         objects.put(record.objectKey, processed.body, processed.contentType),
         objects.put(objectKeys.thumbnail(imageId), processed.thumbnail, THUMBNAIL_TYPE),
       ]);
@@ -246,6 +247,8 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
           .go(),
       );
     } catch (error) {
+      // A timeout can hide a commit that happened: then the bytes belong to the image.
+      if (await readRecord(imageId).catch(() => null)) return toImageInfo(record, config.bucketName);
       await discardObjects(keys, "upload failed while saving metadata");
       throw toAppError(error, "saving the image");
     }

@@ -41,9 +41,13 @@ const codePoints = (value: string) => [...value].length;
 const TITLE_FORBIDDEN = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 const DESCRIPTION_FORBIDDEN = /[\p{Cf}\u2028\u2029]|[^\P{Cc}\n\r\t]/u;
 const TAG_PATTERN = /^[\p{L}\p{N}_-]{1,64}$/u;
+/** Half of a surrogate pair on its own: not a character, whatever the encoding. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed = (value: string) => !LONE_SURROGATE.test(value);
 
 export const Title = z
   .string()
+  .refine(wellFormed, { message: "must be valid Unicode text" })
   .transform((value) => value.normalize("NFC").trim())
   .refine((value) => codePoints(value) >= 1 && codePoints(value) <= MAX_TITLE_LENGTH, {
     message: `must be 1-${MAX_TITLE_LENGTH} characters`,
@@ -52,6 +56,7 @@ export const Title = z
 
 export const Description = z
   .string()
+  .refine(wellFormed, { message: "must be valid Unicode text" })
   .transform((value) => value.normalize("NFC").trim())
   .refine((value) => codePoints(value) <= MAX_DESCRIPTION_LENGTH, {
     message: `must be at most ${MAX_DESCRIPTION_LENGTH} characters`,

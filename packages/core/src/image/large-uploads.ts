@@ -5,7 +5,7 @@ import { ulid } from "ulid";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/service.ts";
 import { commitTransaction } from "../db/transaction.ts";
-import { AppError, isAppError, isConditionFailure, toAppError } from "../errors.ts";
+import { AppError, isAppError, isConditionFailure, isTransientAwsError, toAppError } from "../errors.ts";
 import { objectKeys, type ObjectStore } from "../storage/object-store.ts";
 import { LargeUploadRequest, UserId, type ImageInfo } from "./image.schema.ts";
 import { monthOf } from "./listing.ts";
@@ -186,16 +186,35 @@ export function createLargeUploads({ db, objects, config, now, log, takeUploadSl
     const info = new Promise<{ width: number; height: number; pageHeight?: number }>((resolve) =>
       encoder.once("info", resolve),
     );
+    const thumbnailKey = objectKeys.thumbnail(upload.imageId);
+    const cleanUp = () => objects.deleteMany([key, thumbnailKey]).catch(() => undefined);
+    // Every branch settles before anything is cleaned up, so no write lands after the cleanup.
+    const [encoded, stored, thumbnail] = await Promise.allSettled([
+      pipeline(encoder, counted),
+      objects.putStream(key, counted, image.contentType),
+      image.thumbnail(),
+    ]);
+    // When the encoder fails, the upload reading from it fails too: blame S3 only for its own errors.
+    const storageFailed = stored.status === "rejected" && fromAws(stored.reason);
+    if (
+      storageFailed ||
+      (stored.status === "rejected" && encoded.status === "fulfilled" && thumbnail.status === "fulfilled")
+    ) {
+      await cleanUp();
+      throw toAppError((stored as PromiseRejectedResult).reason, "storing the image");
+    }
+    if (encoded.status === "rejected" || thumbnail.status === "rejected" || stored.status === "rejected") {
+      await cleanUp();
+      const failed = [encoded, thumbnail, stored].find(
+        (result) => result.status === "rejected",
+      ) as PromiseRejectedResult;
+      throw isAppError(failed.reason) ? failed.reason : undecodableData(failed.reason);
+    }
     try {
-      const [, , thumbnail] = await Promise.all([
-        pipeline(encoder, counted),
-        objects.putStream(key, counted, image.contentType),
-        image.thumbnail(),
-      ]);
-      await objects.put(objectKeys.thumbnail(upload.imageId), thumbnail, THUMBNAIL_TYPE);
+      await objects.put(thumbnailKey, thumbnail.value, THUMBNAIL_TYPE);
     } catch (error) {
-      await objects.deleteMany([key, objectKeys.thumbnail(upload.imageId)]).catch(() => undefined);
-      throw isAppError(error) ? error : undecodableOrStorage(error);
+      await cleanUp();
+      throw toAppError(error, "storing the thumbnail");
     }
     const { width, height, pageHeight } = await info;
     return {
@@ -275,12 +294,13 @@ export function createLargeUploads({ db, objects, config, now, log, takeUploadSl
             .go(),
         );
       } catch (error) {
-        // Lost to a duplicate event that finished first: its objects are the same, keep them.
-        const finishedElsewhere =
-          isConditionFailure(error) && (await db.entities.image.get({ imageId }).go({ consistent: true })).data;
-        if (!finishedElsewhere) await objects.deleteMany([stored.key, record.thumbnailKey!]);
-        if (finishedElsewhere) return "ignored";
-        throw error;
+        // The image may exist all the same: a duplicate event finished first (its objects are
+        // the same as ours), or our commit happened and only its answer was lost.
+        const committed = (await db.entities.image.get({ imageId }).go({ consistent: true })).data;
+        if (!committed) {
+          await objects.deleteMany([stored.key, record.thumbnailKey!]);
+          throw error;
+        }
       }
       await objects.deleteMany([key]);
       return "ready";
@@ -305,8 +325,7 @@ export function createLargeUploads({ db, objects, config, now, log, takeUploadSl
   return { start, finish, read, discard };
 }
 
-/** An AWS error stays what it is; anything else the encoder threw means the bytes are bad. */
-function undecodableOrStorage(error: unknown): unknown {
-  const fromAws = typeof error === "object" && error !== null && "$metadata" in error;
-  return fromAws ? toAppError(error, "storing the image") : undecodableData(error);
+/** An error from the AWS SDK (it carries response metadata, or is a known transient failure). */
+function fromAws(error: unknown): boolean {
+  return isTransientAwsError(error) || (typeof error === "object" && error !== null && "$metadata" in error);
 }

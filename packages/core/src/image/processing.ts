@@ -85,7 +85,7 @@ export async function checkImage(bytes: Uint8Array, options: { maxPixels: number
     sharp(input, {
       animated: allFrames && animated,
       limitInputPixels: options.maxPixels,
-      failOn: "error",
+      failOn: "warning",
     }).autoOrient();
   return {
     contentType,

@@ -24,8 +24,12 @@ export interface TestStore {
 /**
  * The store on embedded emulators, or on the endpoints in the environment when
  * DYNAMODB_ENDPOINT and S3_ENDPOINT are set (LocalStack); the endpoint guard refuses any other.
+ * Uploads posted straight to S3 are finished by the bucket's events unless `autoFinish` is false.
  */
-export async function startTestStore(overrides: Record<string, string> = {}): Promise<TestStore> {
+export async function startTestStore(
+  overrides: Record<string, string> = {},
+  options: { autoFinish?: boolean } = {},
+): Promise<TestStore> {
   const names = { TABLE_NAME: `images-${Math.random().toString(36).slice(2, 10)}` };
   const external = Boolean(process.env.DYNAMODB_ENDPOINT && process.env.S3_ENDPOINT);
   let store: ImageStore | undefined;
@@ -37,7 +41,7 @@ export async function startTestStore(overrides: Record<string, string> = {}): Pr
         tableName: names.TABLE_NAME,
         bucketName: names.TABLE_NAME,
         onObjectCreated: async ({ key }) => {
-          if (!store || !key.startsWith(PENDING_UPLOAD_PREFIX)) return;
+          if (!store || options.autoFinish === false || !key.startsWith(PENDING_UPLOAD_PREFIX)) return;
           const outcome = store.finishUpload(key);
           finished.push(outcome);
           await outcome;

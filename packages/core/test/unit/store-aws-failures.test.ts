@@ -76,6 +76,18 @@ beforeEach(() => {
 });
 
 describe("create", () => {
+  beforeEach(() => {
+    dynamo.on(GetCommand).resolves({});
+  });
+
+  it("keeps the bytes when the metadata write timed out after it committed", async () => {
+    dynamo.on(TransactWriteCommand).rejects(awsError("TimeoutError", 500));
+    dynamo.on(GetCommand).resolves({ Item: { ...storedImage } });
+    const image = await store.create({ userId: "alice", title: "t", bytes: await tinyPng() });
+    expect(image.user_id).toBe("alice");
+    expect(s3.commandCalls(DeleteObjectsCommand)).toHaveLength(0);
+  });
+
   it("deletes the bytes it stored when DynamoDB throttles the metadata write, and answers unavailable", async () => {
     dynamo.on(TransactWriteCommand).rejects(throttled());
     const error = await store.create({ userId: "alice", title: "t", bytes: await tinyPng() }).catch((e: AppError) => e);
