@@ -10,9 +10,12 @@ import { checkStore } from "../src/check-store.ts";
  */
 const external = process.env.DYNAMODB_ENDPOINT && process.env.S3_ENDPOINT;
 const local = external ? undefined : await startLocalAws({ dataDir: process.env.DATA_DIR || ".data" });
+// Emulators take these credentials (s3rver insists on them); real ones are never used here.
 const config = loadConfig({
   TABLE_NAME: "images",
   BUCKET_NAME: "images",
+  AWS_ACCESS_KEY_ID: "S3RVER",
+  AWS_SECRET_ACCESS_KEY: "S3RVER",
   ...process.env,
   ...local?.env,
   AWS_ENDPOINT_GUARD: "local",

@@ -75,7 +75,6 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-// --- SST links (issue 5): the deployed stack hands these to the functions by `link` ---
 /**
  * Deployed by SST (infra/api.ts), the table, the bucket and the cursor secret arrive by `link`:
  * SST's `Resource` reads them from the function's encrypted resource file. They fill
@@ -93,7 +92,6 @@ function withSstLinks(env: Record<string, string | undefined>): Record<string, s
     CURSOR_SECRET: env.CURSOR_SECRET ?? read("CursorSecret", "value"),
   };
 }
-// --- end SST links ---
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = environment.safeParse(withSstLinks(env));

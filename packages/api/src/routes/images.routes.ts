@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { ImageInfo, ImageWithLinks, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from "@images/core";
+import { ImageInfo, ImageWithLinks, ListedImage, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from "@images/core";
 import { problemResponses } from "../problem.ts";
 
 // Core's schemas were built before @hono/zod-openapi extended zod; a copy made here has `.openapi`.
@@ -22,9 +22,11 @@ const Image = ImageInfo.extend({}).openapi("Image", {
 });
 const ImageWithDownload = ImageWithLinks.extend({}).openapi("ImageWithLinks");
 
+const ImageInList = ListedImage.extend({}).openapi("ListedImage");
+
 const ImagePage = z
   .object({
-    items: z.array(Image),
+    items: z.array(ImageInList),
     next_cursor: z
       .string()
       .nullable()

@@ -94,7 +94,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
     }
   }
 
-  const list = createListing({
+  const listRecords = createListing({
     db,
     dynamo: clients.dynamo,
     cursorSecret: config.cursorSecret,
@@ -102,6 +102,24 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
     now,
     earliestMonth: () => earliestMonth().catch((error) => Promise.reject(toAppError(error, "listing images"))),
   });
+
+  /** A page of images, each with a short-lived link to its thumbnail for a grid to show. */
+  async function list(filter: ListFilter): Promise<ImagePage> {
+    const page = await listRecords(filter);
+    const items = await Promise.all(
+      page.items.map(async (image) => ({
+        ...image,
+        thumbnail_url: (
+          await objects.presignGet(objectKeys.thumbnail(image.image_id), {
+            expiresInSeconds: config.downloadUrlTtlSeconds,
+            contentType: THUMBNAIL_TYPE,
+            fileName: `${image.image_id}-thumbnail.webp`,
+          })
+        ).url,
+      })),
+    );
+    return { items, nextCursor: page.nextCursor };
+  }
 
   /** Best effort: objects whose item was never written must not stay behind. */
   async function discardObjects(keys: string[], reason: string): Promise<void> {
@@ -395,6 +413,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
     create,
     startLargeUpload,
     finishUpload: largeUploads.finish,
+    finishWaitingUploads: largeUploads.finishWaiting,
     get,
     getWithLinks,
     list,

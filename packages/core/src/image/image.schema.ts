@@ -162,7 +162,11 @@ export const ListFilter = z
 export type ListFilter = z.input<typeof ListFilter>;
 export type ParsedListFilter = z.output<typeof ListFilter>;
 
+/** An image in a listing: with a link to its thumbnail that expires within 15 minutes. */
+export const ListedImage = ImageInfo.extend({ thumbnail_url: z.string() });
+export type ListedImage = z.infer<typeof ListedImage>;
+
 export interface ImagePage {
-  items: ImageInfo[];
+  items: ListedImage[];
   nextCursor: string | null;
 }

@@ -6,7 +6,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/service.ts";
 import { commitTransaction } from "../db/transaction.ts";
 import { AppError, isAppError, isConditionFailure, isTransientAwsError, toAppError } from "../errors.ts";
-import { objectKeys, type ObjectStore } from "../storage/object-store.ts";
+import { objectKeys, PENDING_UPLOAD_PREFIX, type ObjectStore } from "../storage/object-store.ts";
 import { LargeUploadRequest, UserId, type ImageInfo } from "./image.schema.ts";
 import { monthOf } from "./listing.ts";
 import { ACCEPTED_TYPES, checkImage, isAcceptedType, THUMBNAIL_TYPE, undecodableData } from "./processing.ts";
@@ -309,6 +309,24 @@ export function createLargeUploads({ db, objects, config, now, log, takeUploadSl
     }
   }
 
+  /**
+   * Finishes every file waiting under the pending prefix, for places where no bucket event
+   * does (LocalStack without a function subscribed): finishing is idempotent, so a sweep is safe.
+   */
+  async function finishWaiting(): Promise<Record<string, FinishOutcome | "error">> {
+    const keys = await objects
+      .listKeys(PENDING_UPLOAD_PREFIX)
+      .catch((error) => Promise.reject(toAppError(error, "listing uploads")));
+    const outcomes: Record<string, FinishOutcome | "error"> = {};
+    for (const key of keys) {
+      outcomes[key] = await finish(key).catch((error: unknown) => {
+        log("upload_finish_failed", { key, error: String(error) });
+        return "error" as const;
+      });
+    }
+    return outcomes;
+  }
+
   /** Removes a pending or failed upload of the caller's; false when there is none. */
   async function discard(imageId: string, callerId: string): Promise<boolean> {
     const upload = await read(imageId).catch((error) => Promise.reject(toAppError(error, "deleting the upload")));
@@ -322,7 +340,7 @@ export function createLargeUploads({ db, objects, config, now, log, takeUploadSl
     return true;
   }
 
-  return { start, finish, read, discard };
+  return { start, finish, finishWaiting, read, discard };
 }
 
 /** An error from the AWS SDK (it carries response metadata, or is a known transient failure). */

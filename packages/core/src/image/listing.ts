@@ -3,7 +3,7 @@ import type { Db } from "../db/service.ts";
 import { TABLE, type GlobalIndexName } from "../db/table.ts";
 import { toAppError } from "../errors.ts";
 import { decodeCursor, encodeCursor, filterDigest } from "./cursor.ts";
-import { ListFilter, type ImageInfo, type ImagePage, type ParsedListFilter } from "./image.schema.ts";
+import { ListFilter, type ImageInfo, type ParsedListFilter } from "./image.schema.ts";
 import { toImageInfo, type ListingRecord } from "./records.ts";
 import { parseOrThrow } from "./validate.ts";
 
@@ -115,7 +115,7 @@ export function createListing(deps: ListingDeps) {
     return chain;
   }
 
-  return async function list(input: ListFilter): Promise<ImagePage> {
+  return async function list(input: ListFilter): Promise<{ items: ImageInfo[]; nextCursor: string | null }> {
     const f = parseOrThrow(ListFilter, input);
     const digest = filterDigest([f.userId, f.tag, f.from?.toISOString(), f.to?.toISOString()]);
     const position = f.cursor ? decodeCursor(deps.cursorSecret, digest, f.cursor) : undefined;

@@ -2,6 +2,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -59,6 +60,12 @@ export function createObjectStore(s3: S3Client, bucket: string) {
         partSize: 5 * 1024 * 1024,
       });
       await upload.done();
+    },
+
+    /** Up to `max` keys under a prefix. */
+    async listKeys(prefix: string, max = 100): Promise<string[]> {
+      const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: max }));
+      return (out.Contents ?? []).flatMap((object) => (object.Key ? [object.Key] : []));
     },
 
     /** The object's size, or null when there is none. */

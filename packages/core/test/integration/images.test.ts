@@ -168,7 +168,8 @@ describe("an image's life", () => {
     expect(await byTag("beach")).not.toContain(image.image_id);
     expect(await byTag("sea")).toContain(image.image_id);
     const [holiday] = (await t.store.list({ tag: "holiday", userId: "frank" })).items;
-    expect(holiday).toEqual(edited);
+    expect(holiday).toMatchObject(edited);
+    expect(holiday!.thumbnail_url).toContain(`thumbnails/${image.image_id}.webp`);
 
     await expectKind(t.store.update(image.image_id, "mallory", { title: "mine" }), "not_found");
     await expectKind(t.store.remove(image.image_id, "mallory"), "not_found");

@@ -103,7 +103,10 @@ describe.each(COMBINATIONS)("listing with filter: %s", (name, filter) => {
       expect(read).toBeLessThanOrEqual(page.items.length + 1);
       scanned += read;
       seen.push(...page.items.map((image) => image.image_id));
-      for (const image of page.items) expect(image).toEqual(images.find((i) => i.image_id === image.image_id));
+      for (const { thumbnail_url, ...image } of page.items) {
+        expect(image).toEqual(images.find((i) => i.image_id === image.image_id));
+        expect(new URL(thumbnail_url).pathname).toContain(`thumbnails/${image.image_id}.webp`);
+      }
       cursor = page.nextCursor ?? undefined;
       pages += 1;
       if (cursor) expect(page.items).toHaveLength(LIMIT);

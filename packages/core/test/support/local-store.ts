@@ -50,9 +50,20 @@ export async function startTestStore(
   const env = { ...process.env, ...aws?.env, ...names, BUCKET_NAME: names.TABLE_NAME };
   const config = loadConfig({ ...env, AWS_ENDPOINT_GUARD: "local", ...overrides });
   const clients = createAwsClients(config);
+  let sweeper: NodeJS.Timeout | undefined;
   if (external) {
     await ensureTable(clients.dynamo, config.tableName);
     await ensureBucket(clients.s3, config.bucketName);
+    // No function is subscribed to the bucket there: sweep the pending prefix instead.
+    if (options.autoFinish !== false) {
+      let sweeping = false;
+      sweeper = setInterval(() => {
+        if (sweeping || !store) return;
+        sweeping = true;
+        const round = store.finishWaitingUploads().finally(() => (sweeping = false));
+        finished.push(round);
+      }, 250);
+    }
   }
   store = createImageStore({ config, clients, log: () => {} });
   const objectKeys = async () => {
@@ -82,6 +93,9 @@ export async function startTestStore(
       const items = (out.Items ?? []).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
       return { items, objects: await objectKeys() };
     },
-    stop: async () => aws?.stop(),
+    stop: async () => {
+      clearInterval(sweeper);
+      await aws?.stop();
+    },
   };
 }

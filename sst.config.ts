@@ -1,0 +1,30 @@
+/// <reference path="./.sst/platform/config.d.ts" />
+
+/**
+ * The AWS stack: `npx sst deploy --stage <name>`. Its parts live in infra/.
+ * The table's keys and indexes come from packages/core (TABLE), like the entities'.
+ */
+export default $config({
+  app(input) {
+    return {
+      name: "images",
+      home: "aws",
+      // A production stage keeps its data when removed and cannot be removed by accident.
+      removal: input.stage === "production" ? "retain" : "remove",
+      protect: input.stage === "production",
+    };
+  },
+  async run() {
+    const { table, bucket } = await import("./infra/storage");
+    const { userPool, userPoolClient, region } = await import("./infra/auth");
+    const { httpApi } = await import("./infra/api");
+    return {
+      apiUrl: httpApi.url,
+      region,
+      userPoolId: userPool.id,
+      userPoolClientId: userPoolClient.id,
+      tableName: table.name,
+      bucketName: bucket.name,
+    };
+  },
+});
