@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { EntityItem } from "electrodb";
 import { ulid } from "ulid";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/service.ts";
@@ -29,21 +30,8 @@ export interface PresignedUpload {
 /** What finishing one S3 object ended in; duplicates and strays change nothing. */
 export type FinishOutcome = "ready" | "failed" | "ignored";
 
-interface UploadRecord {
-  imageId: string;
-  userId: string;
-  uploadTime: string;
-  title: string;
-  description?: string;
-  tags: string[];
-  contentType: string;
-  declaredBytes: number;
-  objectKey: string;
-  state: "pending" | "failed";
-  failureKind?: string;
-  failureReason?: string;
-  expiresAt: number;
-}
+/** An upload record as the entity stores it. */
+type UploadRecord = EntityItem<Db["entities"]["upload"]>;
 
 export interface LargeUploadDeps {
   db: Db;
