@@ -22,6 +22,7 @@ import {
 } from "./image.schema.ts";
 import { createLargeUploads, uploadToImageInfo } from "./large-uploads.ts";
 import { createListing, monthOf } from "./listing.ts";
+import { createMonthCatalog } from "./month-catalog.ts";
 import { processImage, THUMBNAIL_TYPE } from "./processing.ts";
 import { listingFields, toImageInfo, type ImageRecord } from "./records.ts";
 import { settleAll } from "./settle.ts";
@@ -53,7 +54,6 @@ export interface CreateOptions {
 const DELETION_RECORD_DAYS = 7;
 /** A change that lost a race with another change to the same image is tried again this often. */
 const CONCURRENT_CHANGE_ATTEMPTS = 3;
-const EARLIEST_MONTH_CACHE_MS = 60_000;
 
 const notFound = () => new AppError("not_found", "no such image");
 
@@ -69,30 +69,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
   const { image, imageTag, imageDeletion, catalog } = db.entities;
   const objects = createObjectStore(clients.s3, config.bucketName);
 
-  let earliest: { month: string | null; readAt: number } | undefined;
-
-  async function earliestMonth(): Promise<string | null> {
-    if (earliest && Date.now() - earliest.readAt < EARLIEST_MONTH_CACHE_MS) return earliest.month;
-    const { data } = await catalog.get({}).go({ consistent: true });
-    earliest = { month: data?.earliestMonth ?? null, readAt: Date.now() };
-    return earliest.month;
-  }
-
-  /** Lowers the catalog's oldest month when an image lands before it (imports, the first upload). */
-  async function noteMonth(month: string): Promise<void> {
-    if (earliest?.month && earliest.month <= month) return;
-    try {
-      await catalog
-        .update({})
-        .set({ earliestMonth: month })
-        .where((attr, op) => `${op.notExists(attr.earliestMonth)} OR ${op.gt(attr.earliestMonth, month)}`)
-        .go();
-      earliest = { month, readAt: Date.now() };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      earliest = undefined;
-    }
-  }
+  const months = createMonthCatalog(db);
 
   const listRecords = createListing({
     db,
@@ -100,7 +77,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
     cursorSecret: config.cursorSecret,
     bucket: config.bucketName,
     now,
-    earliestMonth: () => earliestMonth().catch((error) => Promise.reject(toAppError(error, "listing images"))),
+    earliestMonth: () => months.earliestMonth().catch((error) => Promise.reject(toAppError(error, "listing images"))),
   });
 
   /** A page of images, each with a short-lived link to its thumbnail for a grid to show. */
@@ -167,7 +144,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
 
   const once = createIdempotency(db, now);
   const takeUploadSlot = createUploadRateLimit(db, config.uploadRateLimitPerMinute, now);
-  const largeUploads = createLargeUploads({ db, objects, config, now, log, takeUploadSlot });
+  const largeUploads = createLargeUploads({ db, objects, config, now, log, takeUploadSlot, months });
 
   const requestHash = (...parts: (string | Uint8Array)[]) => {
     const hash = createHash("sha256");
@@ -245,7 +222,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
     const keys = [record.objectKey, objectKeys.thumbnail(imageId)];
 
     try {
-      await noteMonth(record.month);
+      await months.noteMonth(record.month);
       await settleAll([
         objects.put(record.objectKey, processed.body, processed.contentType),
         objects.put(objectKeys.thumbnail(imageId), processed.thumbnail, THUMBNAIL_TYPE),

@@ -10,6 +10,7 @@ import { AppError, isAppError, isConditionFailure, isTransientAwsError, toAppErr
 import { objectKeys, PENDING_UPLOAD_PREFIX, type ObjectStore } from "../storage/object-store.ts";
 import { LargeUploadRequest, UserId, type ImageInfo } from "./image.schema.ts";
 import { monthOf } from "./listing.ts";
+import type { MonthCatalog } from "./month-catalog.ts";
 import { ACCEPTED_TYPES, checkImage, isAcceptedType, THUMBNAIL_TYPE, undecodableData } from "./processing.ts";
 import { listingFields, type ImageRecord } from "./records.ts";
 import { parseOrThrow } from "./validate.ts";
@@ -41,6 +42,7 @@ export interface LargeUploadDeps {
   log: (event: string, fields: Record<string, unknown>) => void;
   /** Counts the upload against the user's rate limit, or refuses it. */
   takeUploadSlot: (userId: string) => Promise<void>;
+  months: MonthCatalog;
 }
 
 const PENDING_KEY = /^uploads\/(img_[0-9A-HJKMNP-TV-Z]{26})$/;
@@ -71,7 +73,7 @@ export function uploadToImageInfo(upload: UploadRecord, bucket: string): ImageIn
  * one key and records a pending image; when the object arrives, `finish` checks it exactly as
  * a direct upload is checked and turns the image ready, or removes it and keeps the reason.
  */
-export function createLargeUploads({ db, objects, config, now, log, takeUploadSlot }: LargeUploadDeps) {
+export function createLargeUploads({ db, objects, config, now, log, takeUploadSlot, months }: LargeUploadDeps) {
   const { upload: uploads } = db.entities;
   const epochSeconds = () => Math.floor(now().getTime() / 1000);
 
@@ -241,6 +243,7 @@ export function createLargeUploads({ db, objects, config, now, log, takeUploadSl
         );
         return "failed";
       }
+      await months.noteMonth(monthOf(upload.uploadTime));
       const bytes = await objects.getBytes(key);
       if (bytes === null) return "ignored"; // Removed since: another run of this event got there first.
       let stored: Awaited<ReturnType<typeof storeNormalised>>;

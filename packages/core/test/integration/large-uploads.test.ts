@@ -168,3 +168,22 @@ describe("starting a large upload", () => {
     });
   });
 });
+
+describe("a store whose first image arrives straight to S3", () => {
+  it("lists it with no filter at all", async () => {
+    const fresh = await startTestStore({}, { autoFinish: false });
+    try {
+      const png = await tinyPng(21);
+      const started = await fresh.store.startLargeUpload("ivy", {
+        title: "first",
+        contentType: "image/png",
+        sizeBytes: png.length,
+      });
+      expect((await postToS3(started.upload, png)).status).toBeLessThan(300);
+      expect(await fresh.store.finishUpload(started.upload.fields.key!)).toBe("ready");
+      expect((await fresh.store.list({})).items.map((image) => image.image_id)).toEqual([started.image.image_id]);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
