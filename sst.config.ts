@@ -16,10 +16,14 @@ export default $config({
   },
   async run() {
     const { table, bucket } = await import("./infra/storage");
-    const { userPool, userPoolClient, region } = await import("./infra/auth");
+    const { userPool, userPoolClient, region, authUrl } = await import("./infra/auth");
     const { httpApi } = await import("./infra/api");
+    const { deployGallery, galleryUrl } = await import("./infra/web");
+    deployGallery({ apiUrl: httpApi.url, authUrl, userPoolClientId: userPoolClient.id });
     return {
       apiUrl: httpApi.url,
+      galleryUrl,
+      authUrl,
       region,
       userPoolId: userPool.id,
       userPoolClientId: userPoolClient.id,

@@ -1,11 +1,13 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Two projects: `unit` is `npm test` (unit, integration on the embedded emulators, HTTP end to
- * end); `reliability` is `npm run test:reliability` (hostile input, injected faults, concurrency),
- * which prints one summary line at the end.
+ * Three projects: `unit` is `npm test` (unit, integration on the embedded emulators, HTTP end to
+ * end, the CLI against the dev server); `reliability` is `npm run test:reliability` (hostile
+ * input, injected faults, concurrency), which prints one summary line at the end; `browser` is
+ * `npm run test:browser` (the web gallery in Debian's Chromium, which `npm test` never needs).
  */
 const RELIABILITY = "packages/*/test/reliability/**/*.test.ts";
+const BROWSER = "packages/*/test/browser/**/*.test.ts";
 
 export default defineConfig({
   test: {
@@ -18,7 +20,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["packages/*/test/**/*.test.ts", "infra/**/*.test.ts"],
-          exclude: [RELIABILITY, "**/node_modules/**"],
+          exclude: [RELIABILITY, BROWSER, "**/node_modules/**"],
         },
       },
       {
@@ -28,6 +30,15 @@ export default defineConfig({
           include: [RELIABILITY],
           globalSetup: ["packages/api/test/reliability/support/summary-setup.ts"],
           testTimeout: 300_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "browser",
+          include: [BROWSER],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
         },
       },
     ],

@@ -52,6 +52,8 @@ const globals = {
       Bucket: component("Bucket", ["name", "arn"], { notify: () => undefined }),
       Function: component("Function", ["arn", "name"]),
       ApiGatewayV2: component("ApiGatewayV2", ["url"], { route: () => undefined }),
+      Router: component("Router", ["url"]),
+      StaticSite: component("StaticSite", ["url"]),
       CognitoUserPool: component("CognitoUserPool", ["id", "arn"], {
         addClient: (_self, name: string, args: Args) => new UserPoolClient(name, args),
       }),
@@ -63,6 +65,7 @@ const globals = {
   },
   $interpolate: (strings: TemplateStringsArray, ...values: unknown[]) => String.raw({ raw: strings }, ...values),
   $config: (config: unknown) => config,
+  $app: { name: "images", stage: "Alice_Dev" },
 };
 
 const one = (kind: string, name?: string) => {
@@ -177,6 +180,36 @@ describe("the stack program", () => {
       region: "eu-west-1",
       userPoolId: "Users.id",
       userPoolClientId: "UsersClient.id",
+    });
+  });
+
+  it("builds the gallery for the deployed API and the hosted login, which returns to the gallery", () => {
+    const router = one("Router", "GalleryRouter");
+    expect(router.args).toEqual({});
+    const site = one("StaticSite", "Gallery");
+    expect(site.args).toMatchObject({
+      path: "packages/web",
+      build: { command: "npm run build", output: "dist" },
+      environment: {
+        VITE_API_URL: "HttpApi.url",
+        VITE_COGNITO_DOMAIN: "https://images-alice-dev.auth.eu-west-1.amazoncognito.com",
+        VITE_COGNITO_CLIENT_ID: "UsersClient.id",
+      },
+    });
+    expect(site.args.router.instance.record).toBe(router);
+    expect(readFileSync(join(import.meta.dirname, "../packages/web/package.json"), "utf8")).toContain(
+      '"build": "vite build"',
+    );
+
+    expect(one("CognitoUserPool", "Users").args.domain).toEqual({ prefix: "images-alice-dev" });
+    const client = one("CognitoUserPoolClient", "UsersClient");
+    expect(client.args.callbackUrls).toEqual(["GalleryRouter.url/"]);
+    const clientArgs: Args = {};
+    client.args.transform.client(clientArgs);
+    expect(clientArgs).toMatchObject({ allowedOauthFlows: ["code"], logoutUrls: ["GalleryRouter.url/"] });
+    expect(outputs).toMatchObject({
+      galleryUrl: "GalleryRouter.url",
+      authUrl: site.args.environment.VITE_COGNITO_DOMAIN,
     });
   });
 

@@ -50,7 +50,8 @@ const { convertV2 } = await import("openapi-to-postmanv2");
 function convertToPostman(openapi: JsonObject): Promise<Json> {
   return new Promise((resolve, reject) => {
     convertV2(
-      { type: "json", data: openapi },
+      // A copy: the converter writes placeholder defaults into the document it is given.
+      { type: "json", data: structuredClone(openapi) },
       {
         folderStrategy: "Tags",
         // Placeholders from the schema ("<string>") rather than random fake values.

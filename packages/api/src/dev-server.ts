@@ -2,11 +2,13 @@ import { serve } from "@hono/node-server";
 import { createAwsClients, createImageStore, loadConfig, PENDING_UPLOAD_PREFIX, type ImageStore } from "@images/core";
 import { startLocalAws } from "@images/local";
 import { createApp } from "./app.ts";
+import { createDevelopmentSite } from "./development-site.ts";
 import { createLogger } from "./logger.ts";
 
 /**
  * `npm run dev`: DynamoDB and S3 emulators inside this process, and the API on
- * http://127.0.0.1:3000 (PORT to change it; DATA_DIR to keep the data between runs).
+ * http://127.0.0.1:3000 (PORT to change it; DATA_DIR to keep the data between runs), with the
+ * web gallery at `/` and development tokens at `POST /dev/token` (see development-site.ts).
  */
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? "127.0.0.1";
@@ -25,10 +27,12 @@ const aws = await startLocalAws({
 const config = loadConfig({ ...process.env, ...aws.env, AWS_ENDPOINT_GUARD: "local" });
 store = createImageStore({ config, clients: createAwsClients(config) });
 const app = createApp({ config, store, logger });
+const site = createDevelopmentSite(app);
 
-const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
+const server = serve({ fetch: site.fetch, port, hostname: host }, (info) => {
   const base = `http://${host}:${info.port}`;
   console.log(`Images API    ${base}`);
+  console.log(`Gallery       ${base}/`);
   console.log(`API docs      ${base}/docs`);
   console.log(`OpenAPI       ${base}/openapi.json`);
   console.log(`Data          ${dataDir ? dataDir : "in memory (set DATA_DIR to keep it)"}`);

@@ -1,0 +1,110 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import { edit, get, list, login, logout, remove, upload, UsageError, type Io } from "./commands.ts";
+import { ApiProblem, describeProblem } from "./problem.ts";
+
+/** `images`: the Images API from the command line. Every command prints problems and exits 1. */
+const io: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  progressStream: process.stderr,
+};
+
+const positiveInteger = (value: string) => {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("must be a whole number, 1 or more");
+  return number;
+};
+const repeatable = (value: string, previous: string[] = []) => [...previous, value];
+
+const program = new Command("images")
+  .description("Upload, list, view, edit and delete images on the Images API.")
+  .showHelpAfterError()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+program
+  .command("login")
+  .description("store a token for the API (in ~/.config/images/config.json, or IMAGES_CONFIG)")
+  .option("--url <base>", "the API's base URL (default: the last one, else http://127.0.0.1:3000)")
+  .option("--user <user_id>", "local development: get a token for this user from npm run dev")
+  .option("--token <token>", "a bearer token (deployed: a Cognito ID token)")
+  .action((options) => run(() => login(options, io)));
+
+program
+  .command("logout")
+  .description("forget the stored token")
+  .action(() => run(() => logout(io)));
+
+program
+  .command("upload")
+  .description("upload image files, and the image files inside folders")
+  .argument("<paths...>", "files or folders")
+  .option("--title <title>", "the title of every file (default: each file's name)")
+  .option("--description <text>", "a description for every file")
+  .addOption(
+    new Option("--tag <tag>", "a tag for every file (repeat for several)").argParser(repeatable).default([], "none"),
+  )
+  .option("--concurrency <n>", "files sent at the same time", positiveInteger, 3)
+  .option("--json", "print the results as JSON")
+  .action((paths: string[], options) => run(() => upload(paths, options, io)));
+
+program
+  .command("list")
+  .alias("ls")
+  .description("list images, newest first; filters combine")
+  .option("--user <user_id>", "only this owner's images")
+  .option("--tag <tag>", "only images with this tag")
+  .option("--from <date>", "uploaded at or after (2026-11-01 or an ISO time)")
+  .option("--to <date>", "uploaded at or before (a date alone means that whole day)")
+  .option("--limit <n>", "images a page (1-100, default 20)", positiveInteger)
+  .option("--cursor <cursor>", "start at this page (the cursor a previous list printed)")
+  .option("--all", "follow the cursors to the last page")
+  .option("--json", "print { items, next_cursor } as JSON")
+  .action((options) => run(() => list(options, io)));
+
+program
+  .command("get")
+  .description("show one image; with -o, download its bytes")
+  .argument("<image_id>")
+  .option("-o, --output <file>", "save the image's bytes here (checked against its sha256)")
+  .option("--json", "print the metadata as JSON")
+  .action((imageId: string, options) => run(() => get(imageId, options, io)));
+
+program
+  .command("edit")
+  .description("change the title, description or tags of one of your images")
+  .argument("<image_id>")
+  .option("--title <title>", "the new title")
+  .addOption(new Option("--description <text>", "the new description").conflicts("clearDescription"))
+  .option("--clear-description", "remove the description")
+  .addOption(
+    new Option("--tag <tag>", "the new tags (repeat; replaces all)").argParser(repeatable).conflicts("clearTags"),
+  )
+  .option("--clear-tags", "remove every tag")
+  .option("--json", "print the edited image as JSON")
+  .action((imageId: string, options) => run(() => edit(imageId, options, io)));
+
+program
+  .command("rm")
+  .description("delete images you own")
+  .argument("<image_ids...>")
+  .action((imageIds: string[]) => run(() => remove(imageIds, io)));
+
+async function run(command: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await command();
+  } catch (error) {
+    process.exitCode = 1;
+    if (error instanceof ApiProblem) {
+      for (const line of describeProblem(error.problem)) io.err(`images: ${line}`);
+    } else if (error instanceof UsageError) {
+      io.err(`images: ${error.message}`);
+    } else if (error instanceof TypeError && error.cause instanceof Error) {
+      // fetch's network failures: the cause says what happened (ECONNREFUSED, a DNS failure...).
+      io.err(`images: cannot reach the API: ${error.cause.message}`);
+    } else {
+      io.err(`images: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,147 @@
+import type { GalleryApi, Image, ImageWithLinks } from "./api.ts";
+import { formatBytes, h, replaceChildren } from "./dom.ts";
+import { announce, field } from "./messages.ts";
+import { toProblem } from "./problem.ts";
+import { parseTags } from "./view-state.ts";
+
+const CONCURRENT_UPLOADS = 3;
+
+/**
+ * Upload by drag and drop or the file picker, several files at once, each with its own
+ * progress bar and outcome. `onUploaded` gets each image that ends ready.
+ */
+export function uploadPanel(api: GalleryApi, onUploaded: (image: Image | ImageWithLinks) => void): HTMLElement {
+  const title = field(
+    "title",
+    "Title",
+    h("input", { type: "text", maxlength: "200" }),
+    "Optional: each file's name when empty.",
+  );
+  const tags = field(
+    "tags",
+    "Tags",
+    h("input", { type: "text", spellcheck: "false" }),
+    "Comma-separated, e.g. beach, holiday",
+  );
+  const picker = h("input", {
+    type: "file",
+    multiple: true,
+    accept: "image/*",
+    hidden: true,
+    "aria-label": "Images to upload",
+  });
+  const choose = h("button", { type: "button", class: "primary", onclick: () => picker.click() }, "Choose images…");
+  const list = h("ul", { class: "upload-list", "aria-label": "Uploads" });
+  const zone = h(
+    "div",
+    { class: "drop-zone", "data-testid": "drop-zone" },
+    h("p", {}, "Drop images here, or"),
+    choose,
+    picker,
+    h("p", { class: "hint" }, "JPEG, PNG, WebP, GIF or AVIF. Files over 4 MiB go straight to storage."),
+  );
+
+  const queue: (() => Promise<void>)[] = [];
+  let running = 0;
+  const pump = () => {
+    while (running < CONCURRENT_UPLOADS && queue.length > 0) {
+      running++;
+      void queue.shift()!().finally(() => {
+        running--;
+        pump();
+      });
+    }
+  };
+
+  function enqueue(files: File[]) {
+    const metadata = { title: title.control.value.trim(), tags: parseTags(tags.control.value) };
+    for (const file of files) {
+      const row = uploadRow(file);
+      list.prepend(row.element);
+      queue.push(async () => {
+        try {
+          const image = await api.uploadImage(
+            file,
+            { title: metadata.title || file.name.replace(/\.[^.]+$/, "") || file.name, tags: metadata.tags },
+            {
+              onPhase: (phase) => row.setStatus(phase === "checking" ? "Checking…" : "Uploading…"),
+              onProgress: (sent, total) => row.setProgress(sent / total),
+            },
+          );
+          if (image.status === "ready") {
+            row.done(`Ready`);
+            announce(`${file.name} uploaded`);
+            onUploaded(image);
+          } else {
+            row.fail(`Refused: ${image.failure_reason ?? "the file could not be used"}`);
+            announce(`${file.name} was refused`);
+          }
+        } catch (error) {
+          const problem = toProblem(error);
+          const fields = (problem.errors ?? []).map((e) => `${e.path}: ${e.message}`);
+          row.fail(`Failed: ${problem.detail}${problem.status ? ` (${problem.status})` : ""}`, fields);
+          announce(`${file.name} failed: ${problem.detail}`);
+        }
+      });
+    }
+    pump();
+  }
+
+  picker.addEventListener("change", () => {
+    enqueue([...(picker.files ?? [])]);
+    picker.value = "";
+  });
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    enqueue([...(event.dataTransfer?.files ?? [])]);
+  });
+
+  return h(
+    "section",
+    { class: "panel uploader", "aria-labelledby": "upload-heading" },
+    h("h2", { id: "upload-heading" }, "Upload images"),
+    h("div", { class: "upload-fields" }, title.element, tags.element),
+    zone,
+    list,
+  );
+}
+
+function uploadRow(file: File) {
+  const progress = h("progress", { max: "100", value: "0", "aria-label": `Upload of ${file.name}` });
+  const status = h("span", { class: "upload-status" }, "Waiting");
+  const details = h("div", { class: "upload-details" });
+  const element = h(
+    "li",
+    { class: "upload-row" },
+    h("span", { class: "upload-name" }, file.name),
+    h("span", { class: "upload-size" }, formatBytes(file.size)),
+    progress,
+    status,
+    details,
+  );
+  return {
+    element,
+    setStatus: (text: string) => (status.textContent = text),
+    setProgress(fraction: number) {
+      const percent = Math.min(100, Math.round(fraction * 100));
+      progress.value = percent;
+      status.textContent = `Uploading ${percent}%`;
+    },
+    done(text: string) {
+      progress.value = 100;
+      status.textContent = text;
+      element.classList.add("upload-done");
+    },
+    fail(text: string, lines: string[] = []) {
+      status.textContent = text;
+      element.classList.add("upload-failed");
+      replaceChildren(details, lines.length > 0 ? h("ul", {}, ...lines.map((line) => h("li", {}, line))) : null);
+    },
+  };
+}

@@ -1,0 +1,390 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tinyPng } from "../../../core/test/support/fixtures.ts";
+import { FIXTURES_DIR, ROOT, startDevServer, type DevServer } from "../../../cli/test/support/dev-server.ts";
+
+/**
+ * The web gallery end to end, as a person uses it, in Debian's Chromium (apt's `chromium`,
+ * driven by playwright-core; no browser is downloaded) against `npm run dev`'s server: sign in,
+ * upload real images by drop and by the file picker, filter by tag, open one, edit it, delete it.
+ * Screenshots go to test/browser/screenshots/; SCREENSHOT_DOCS=1 also writes docs/gallery.png.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SHOTS = join(ROOT, "packages/web/test/browser/screenshots");
+const DESKTOP = { width: 1280, height: 860 };
+const PHONE = { width: 390, height: 844 };
+
+let server: DevServer;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+const requests: { method: string; url: string }[] = [];
+const consoleErrors: string[] = [];
+
+async function shot(name: string, fullPage = false) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+}
+
+/** A file dropped on the drop zone, as a person dragging it from their desktop would. */
+async function dropFiles(names: string[]) {
+  const files = names.map((name) => ({
+    name,
+    type: name.endsWith(".png") ? "image/png" : name.endsWith(".webp") ? "image/webp" : "image/jpeg",
+    base64: readFileSync(join(FIXTURES_DIR, name)).toString("base64"),
+  }));
+  const dataTransfer = await page.evaluateHandle((files) => {
+    const transfer = new DataTransfer();
+    for (const file of files) {
+      const bytes = Uint8Array.from(atob(file.base64), (c) => c.charCodeAt(0));
+      transfer.items.add(new File([bytes], file.name, { type: file.type }));
+    }
+    return transfer;
+  }, files);
+  await page.dispatchEvent("[data-testid=drop-zone]", "dragover", { dataTransfer });
+  await page.dispatchEvent("[data-testid=drop-zone]", "drop", { dataTransfer });
+}
+
+const uploadRow = (name: string) => page.locator(".upload-row", { hasText: name });
+const thumbnails = () => page.locator(".grid .thumb");
+const dialog = () => page.getByRole("dialog", { name: /./ }).and(page.locator(".image-dialog"));
+
+async function waitForThumbnails(count: number) {
+  await page.waitForFunction(
+    (count) => {
+      const images = [...document.querySelectorAll<HTMLImageElement>(".grid img")];
+      return images.length === count && images.every((img) => img.complete && img.naturalWidth > 0);
+    },
+    count,
+    { timeout: 30_000 },
+  );
+}
+
+beforeAll(async () => {
+  // The gallery the dev server serves, built from the sources under test.
+  await build({
+    root: join(ROOT, "packages/web"),
+    configFile: join(ROOT, "packages/web/vite.config.ts"),
+    logLevel: "warn",
+  });
+  rmSync(SHOTS, { recursive: true, force: true });
+  mkdirSync(SHOTS, { recursive: true });
+  server = await startDevServer();
+  profile = mkdtempSync(join(tmpdir(), "images-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: DESKTOP,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  // Only this machine's loopback: the page must need nothing else.
+  await context.route("**/*", (route) => {
+    const { hostname } = new URL(route.request().url());
+    return hostname === "127.0.0.1" ? route.continue() : route.abort("blockedbyclient");
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on("request", (request) => requests.push({ method: request.method(), url: request.url() }));
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(message.text());
+  });
+  page.on("pageerror", (error) => consoleErrors.push(error.message));
+});
+
+afterAll(async () => {
+  await context?.close();
+  await server?.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe("the web gallery in Chromium", () => {
+  it("signs in by picking a user name, showing the API's problem for a bad one", async () => {
+    await page.goto(server.base);
+    const name = page.getByLabel("User name");
+    await name.fill("not a name!");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const error = page.locator(".field-error", { hasText: "must be 1-128 letters" });
+    await error.waitFor();
+    expect(await name.getAttribute("aria-invalid")).toBe("true");
+    await shot("01-sign-in-problem");
+
+    await name.fill("alice");
+    await name.press("Enter");
+    await page.getByText("Signed in as").waitFor();
+    expect(await page.locator(".account strong").textContent()).toBe("alice");
+    await page.getByText("No images yet").waitFor();
+  });
+
+  it("uploads several files by drop and by the picker, each with a progress bar; large ones straight to S3", async () => {
+    // What each upload row showed on its way, recorded as it changed.
+    await page.evaluate(() => {
+      const seen: Record<string, string[]> = {};
+      (window as unknown as { uploadSteps: typeof seen }).uploadSteps = seen;
+      new MutationObserver(() => {
+        for (const row of document.querySelectorAll(".upload-row")) {
+          const name = row.querySelector(".upload-name")!.textContent!;
+          const step = `${row.querySelector(".upload-status")!.textContent} ${row.querySelector("progress")!.value}`;
+          const steps = (seen[name] ??= []);
+          if (steps.at(-1) !== step) steps.push(step);
+        }
+      }).observe(document.querySelector(".upload-list")!, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+        attributes: true,
+      });
+    });
+
+    await page.getByLabel("Tags").first().fill("flowers, garden");
+    await dropFiles(["FreshFlower.jpg", "Spring.png", "wood-d.webp"]);
+    for (const name of ["FreshFlower.jpg", "Spring.png", "wood-d.webp"]) {
+      await uploadRow(name).locator(".upload-status", { hasText: "Ready" }).waitFor({ timeout: 30_000 });
+    }
+
+    await page.getByLabel("Tags").first().fill("safari");
+    // The picker: the button opens it, and the chosen files arrive on its input.
+    const chooser = page.waitForEvent("filechooser");
+    await page.getByRole("button", { name: "Choose images…" }).click();
+    await (await chooser).setFiles(join(FIXTURES_DIR, "Elephants_3840x2160.jpg"));
+    const elephants = uploadRow("Elephants_3840x2160.jpg");
+    await elephants.locator(".upload-status", { hasText: /Uploading|Checking|Ready/ }).waitFor();
+    await elephants.locator(".upload-status", { hasText: "Ready" }).waitFor({ timeout: 60_000 });
+
+    const bars = page.getByRole("progressbar");
+    expect(await bars.count()).toBe(4);
+    for (const bar of await bars.all())
+      expect(await bar.evaluate((element: HTMLProgressElement) => element.value)).toBe(100);
+    const steps = await page.evaluate(
+      () => (window as unknown as { uploadSteps: Record<string, string[]> }).uploadSteps,
+    );
+    // XHR upload progress drove each bar; the large file was then checked by the service (polled).
+    for (const name of ["FreshFlower.jpg", "Elephants_3840x2160.jpg"]) {
+      expect(
+        steps[name]?.some((step) => /^Uploading \d+% \d+$/.test(step)),
+        steps[name]?.join(" | "),
+      ).toBe(true);
+      expect(steps[name]?.at(-1)).toBe("Ready 100");
+    }
+    expect(steps["Elephants_3840x2160.jpg"]).toContain("Checking… 100");
+
+    // The 8 MB file went in the JSON mode: a presigned POST to the S3 emulator, not through the API.
+    const uploads = requests.filter((request) => request.method === "POST");
+    expect(uploads.filter((request) => request.url === `${server.base}/images/upload`)).toHaveLength(4);
+    expect(uploads.some((request) => request.url.startsWith(server.s3))).toBe(true);
+
+    await waitForThumbnails(4);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot("02-uploads");
+
+    // Newest first, as a fresh visit shows them.
+    await page.reload();
+    await waitForThumbnails(4);
+    // The three dropped files went up together, in any order; the picked one after them.
+    const titles = await thumbnails().locator(".thumb-title").allTextContents();
+    expect(titles[0]).toBe("Elephants_3840x2160");
+    expect(titles.slice(1).sort()).toEqual(["FreshFlower", "Spring", "wood-d"]);
+    await shot("03-gallery", true);
+    if (process.env.SCREENSHOT_DOCS === "1")
+      copyFileSync(join(SHOTS, "03-gallery.png"), join(ROOT, "docs/gallery.png"));
+  });
+
+  it("filters by tag, with the filter in a shareable address", async () => {
+    await page.getByRole("search").getByLabel("Tag").fill("safari");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await page.waitForURL(/\?tag=safari$/);
+    await waitForThumbnails(1);
+    expect(await page.locator(".summary").textContent()).toBe("1 image shown.");
+
+    await page.reload();
+    await waitForThumbnails(1);
+    expect(await page.getByRole("search").getByLabel("Tag").inputValue()).toBe("safari");
+    expect(await thumbnails().locator(".thumb-title").allTextContents()).toEqual(["Elephants_3840x2160"]);
+    await shot("04-filtered-by-tag");
+
+    // An impossible range is the API's problem, shown on the filter form.
+    await page.getByRole("search").getByLabel("From").fill("2026-12-31");
+    await page.getByRole("search").getByLabel("To").fill("2026-01-01");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await page.locator(".filters .form-problem").waitFor();
+    expect(await page.locator(".filters .form-problem").textContent()).toMatch(/400 Bad Request/);
+    expect(await page.getByRole("search").getByLabel("From").getAttribute("aria-invalid")).toBe("true");
+    expect(await thumbnails().count()).toBe(0);
+    await shot("05-filter-problem");
+    await page.goto(`${server.base}/?tag=safari`);
+    await waitForThumbnails(1);
+  });
+
+  it("opens an image by keyboard, edits it (showing field errors), and closes with Escape", async () => {
+    await thumbnails().first().focus();
+    await page.keyboard.press("Enter");
+    await dialog().waitFor();
+    await page.waitForURL(/image=img_/);
+    await page.getByRole("heading", { name: "Elephants_3840x2160" }).waitFor();
+    await page.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>(".image-dialog img.full");
+      return img?.complete && img.naturalWidth === 3840;
+    });
+    expect(await page.locator('dd[data-field="Pixels"]').textContent()).toBe("3840 × 2160");
+    expect(await page.locator('dd[data-field="Owner"]').textContent()).toBe("alice");
+    await shot("06-image-view");
+
+    const tags = dialog().getByLabel("Tags");
+    await tags.fill("safari, not ok!");
+    await dialog().getByRole("button", { name: "Save changes" }).click();
+    await dialog().locator(".field-error", { hasText: "must be 1-64 letters" }).waitFor();
+    expect(await tags.getAttribute("aria-invalid")).toBe("true");
+    expect(await dialog().locator(".field-error:not(:empty)").allTextContents()).toEqual([
+      expect.stringMatching(/^#3: must be 1-64 letters/),
+    ]);
+    await shot("07-edit-problem");
+
+    await dialog().getByLabel("Title").fill("Elephants at dusk");
+    await dialog().getByLabel("Description").fill("A family crossing the plain");
+    await tags.fill("safari, africa");
+    await dialog().getByRole("button", { name: "Save changes" }).click();
+    await page.getByRole("heading", { name: "Elephants at dusk" }).waitFor();
+    expect(await page.locator('dd[data-field="Tags"]').textContent()).toBe("safari, africa");
+    expect(await page.locator('dd[data-field="Description"]').textContent()).toBe("A family crossing the plain");
+    expect(await tags.getAttribute("aria-invalid")).toBeNull();
+
+    await page.keyboard.press("Escape");
+    await dialog().waitFor({ state: "hidden" });
+    await page.waitForURL(/\?tag=safari$/);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("data-image-id"))).toMatch(/^img_/);
+    expect(await thumbnails().first().locator(".thumb-title").textContent()).toBe("Elephants at dusk");
+  });
+
+  it("deletes an image only after confirmation", async () => {
+    await thumbnails().first().click();
+    await page.getByRole("heading", { name: "Elephants at dusk" }).waitFor();
+    const remove = page.getByRole("button", { name: "Delete image…" });
+    const confirm = page.getByRole("alertdialog", { name: "Delete this image?" });
+
+    await remove.click();
+    await confirm.waitFor();
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Cancel");
+    await shot("08-confirm-delete");
+    await page.keyboard.press("Escape");
+    await confirm.waitFor({ state: "hidden" });
+    expect(await dialog().isVisible()).toBe(true);
+
+    const imageId = new URL(page.url()).searchParams.get("image")!;
+    await remove.click();
+    await confirm.getByRole("button", { name: "Delete" }).click();
+    await dialog().waitFor({ state: "hidden" });
+    await page.getByText("No images match these filters.").waitFor();
+    const token = await page.evaluate(() => JSON.parse(localStorage.getItem("images.session")!).token as string);
+    const gone = await fetch(`${server.base}/images/${imageId}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(gone.status).toBe(404);
+  });
+
+  it("shows another user's image without edit or delete", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("User name").fill("bob");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("Signed in as").waitFor();
+    await page.getByRole("search").getByLabel("Tag").fill("flowers");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await waitForThumbnails(3);
+    await thumbnails().first().click();
+    await page.locator('dd[data-field="Owner"]', { hasText: "alice" }).waitFor();
+    expect(await page.getByRole("button", { name: "Delete image…" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Save changes" }).count()).toBe(0);
+    await page.getByRole("button", { name: "Close" }).click();
+    await dialog().waitFor({ state: "hidden" });
+  });
+
+  it("loads the next page as the end of the grid scrolls into view", async () => {
+    // 30 small images from another user, through the API: more than one page (24).
+    const { token } = (await (
+      await fetch(`${server.base}/dev/token`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user_id: "carol" }),
+      })
+    ).json()) as { token: string };
+    for (let i = 0; i < 30; i++) {
+      const form = new FormData();
+      form.append("file", new Blob([new Uint8Array(await tinyPng(i))], { type: "image/png" }), `tiny-${i}.png`);
+      form.append("title", `Tiny ${i}`);
+      form.append("tags", "many");
+      const answer = await fetch(`${server.base}/images/upload`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body: form,
+      });
+      expect(answer.status).toBe(201);
+    }
+
+    await page.goto(`${server.base}/?tag=many`);
+    await page.locator(".summary", { hasText: "24 images shown, more below." }).waitFor();
+    expect(await thumbnails().count()).toBe(24);
+    expect(await thumbnails().first().locator(".thumb-title").textContent()).toBe("Tiny 29");
+    await page.locator(".sentinel").scrollIntoViewIfNeeded();
+    await page.locator(".summary", { hasText: "30 images shown." }).waitFor();
+    expect(await thumbnails().last().locator(".thumb-title").textContent()).toBe("Tiny 0");
+    expect(await page.getByRole("button", { name: "Load more" }).isVisible()).toBe(false);
+    await page.goto(`${server.base}/?tag=flowers`);
+  });
+
+  it("names every control, shows where the focus is, and fits a phone's width", async () => {
+    const tree = await page.locator("body").ariaSnapshot();
+    const unnamed = tree
+      .split("\n")
+      .filter((line) => /- (button|link|textbox|searchbox|progressbar|dialog)\s*(\[|:|$)/.test(line.trim()));
+    expect(unnamed, tree).toEqual([]);
+
+    // From the top of a fresh page: the skip link first, then the controls in reading order.
+    await page.reload();
+    await waitForThumbnails(3);
+    const focused: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press("Tab");
+      const outline = await page.evaluate(() => {
+        const style = getComputedStyle(document.activeElement!);
+        return `${style.outlineStyle} ${style.outlineWidth} ${document.activeElement!.outerHTML.slice(0, 80)}`;
+      });
+      expect(outline).not.toMatch(/^none|^\S+ 0px/);
+      focused.push(
+        await page.evaluate(
+          () =>
+            document.activeElement!.textContent?.trim() ||
+            document.activeElement!.getAttribute("aria-label") ||
+            (document.activeElement as HTMLInputElement).labels?.[0]?.textContent ||
+            "",
+        ),
+      );
+    }
+    expect(focused.slice(0, 6)).toEqual([
+      "Skip to the gallery",
+      "Sign out",
+      "Title",
+      "Tags",
+      "Choose images…",
+      "Owner",
+    ]);
+
+    await page.setViewportSize(PHONE);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await shot("09-phone");
+    await thumbnails().first().click();
+    await dialog().waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await shot("10-phone-image");
+    await page.keyboard.press("Escape");
+
+    expect(consoleErrors.filter((text) => !/status of 40[04]/.test(text))).toEqual([]);
+  });
+});
