@@ -1,3 +1,4 @@
+import { createSecretKey } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { UserId, type Config } from "@images/core";
@@ -34,7 +35,8 @@ function subjectOf(payload: JWTPayload): string {
  */
 export function createTokenVerifier(auth: Config["auth"], keys?: JWTVerifyGetKey): TokenVerifier {
   if (auth.kind === "development") {
-    const key = developmentKey();
+    // Imported once as a key object: jose would otherwise import the raw secret on every call.
+    const key = createSecretKey(developmentKey());
     return async (token) => {
       const { payload } = await jwtVerify(token, key, {
         algorithms: [DEVELOPMENT_TOKEN.algorithm],

@@ -4,7 +4,9 @@ import { AppError } from "../errors.ts";
 
 /** The formats the service accepts, decided from the bytes alone. */
 export const ACCEPTED_TYPES = {
-  "image/jpeg": { extension: "jpg", encode: (image: Sharp) => image.jpeg({ quality: 90 }) },
+  // Without Huffman optimisation libjpeg encodes in one pass instead of holding every DCT
+  // coefficient of the picture (6 bytes a pixel): files about 1.4% larger, far less memory.
+  "image/jpeg": { extension: "jpg", encode: (image: Sharp) => image.jpeg({ quality: 90, optimiseCoding: false }) },
   "image/png": { extension: "png", encode: (image: Sharp) => image.png() },
   "image/webp": { extension: "webp", encode: (image: Sharp) => image.webp({ quality: 90 }) },
   "image/gif": { extension: "gif", encode: (image: Sharp) => image.gif() },
