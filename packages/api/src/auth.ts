@@ -28,6 +28,29 @@ function subjectOf(payload: JWTPayload): string {
   return parsed.data;
 }
 
+/** How many verified tokens a process remembers; the oldest is forgotten first. */
+const VERIFIED_TOKENS_KEPT = 5_000;
+
+/**
+ * Remembers each verified token until it expires, so a client's next requests skip the
+ * signature check (a WebCrypto job on the thread pool). Only verified tokens are kept.
+ */
+function rememberingVerified(verify: (token: string) => Promise<JWTPayload>): TokenVerifier {
+  const verified = new Map<string, { userId: string; expiresAt: number }>();
+  return async (token) => {
+    const known = verified.get(token);
+    if (known && known.expiresAt > Date.now()) return known.userId;
+    if (known) verified.delete(token);
+    const payload = await verify(token);
+    const userId = subjectOf(payload);
+    if (payload.exp !== undefined) {
+      if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
+      verified.set(token, { userId, expiresAt: payload.exp * 1000 });
+    }
+    return userId;
+  };
+}
+
 /**
  * Deployed: tokens from the configured issuer (Cognito), checked against its JWKS, its issuer,
  * and its audience (`aud` of an ID token, `client_id` of an access token).
@@ -37,24 +60,26 @@ export function createTokenVerifier(auth: Config["auth"], keys?: JWTVerifyGetKey
   if (auth.kind === "development") {
     // Imported once as a key object: jose would otherwise import the raw secret on every call.
     const key = createSecretKey(developmentKey());
-    return async (token) => {
+    return rememberingVerified(async (token) => {
       const { payload } = await jwtVerify(token, key, {
         algorithms: [DEVELOPMENT_TOKEN.algorithm],
         issuer: DEVELOPMENT_TOKEN.issuer,
         audience: DEVELOPMENT_TOKEN.audience,
       }).catch((error: unknown) => Promise.reject(unauthorized(describe(error))));
-      return subjectOf(payload);
-    };
+      return payload;
+    });
   }
-  const jwks = keys ?? createRemoteJWKSet(new URL(auth.jwksUrl));
-  return async (token) => {
+  // Built on the first token, not at start-up: it loads the HTTP client that fetches the keys.
+  let jwks = keys;
+  return rememberingVerified(async (token) => {
+    jwks ??= createRemoteJWKSet(new URL(auth.jwksUrl));
     const { payload } = await jwtVerify(token, jwks, { algorithms: ["RS256"], issuer: auth.issuer }).catch(
       (error: unknown) => Promise.reject(unauthorized(describe(error))),
     );
     const audiences = [payload.aud, payload.client_id].flat().filter((value) => typeof value === "string");
     if (!audiences.includes(auth.audience)) throw unauthorized("the token's aud claim is not accepted");
-    return subjectOf(payload);
-  };
+    return payload;
+  });
 }
 
 /** Every /images route: the caller is the token's subject, never a user id from the request. */

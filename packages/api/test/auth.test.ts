@@ -134,3 +134,21 @@ describe("deployed tokens, checked against the issuer's JWKS", () => {
     expect(await status(verify(await devToken()))).toBe(401);
   });
 });
+
+describe("verified tokens are remembered until they expire", () => {
+  it("answers a remembered token without checking it again, and forgets it at exp", async () => {
+    const verify = createTokenVerifier({ kind: "development" });
+    const token = await devToken({ exp: now() + 2 });
+    expect(await verify(token)).toBe("owner");
+    expect(await verify(token)).toBe("owner");
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await expect(verify(token)).rejects.toMatchObject({ status: 401 });
+  });
+
+  it("never remembers a token that failed", async () => {
+    const verify = createTokenVerifier({ kind: "development" });
+    const forged = await devToken({}, new TextEncoder().encode("another-key-another-key-another-key"));
+    await expect(verify(forged)).rejects.toMatchObject({ status: 401 });
+    await expect(verify(forged)).rejects.toMatchObject({ status: 401 });
+  });
+});

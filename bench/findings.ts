@@ -1,0 +1,269 @@
+/**
+ * The "why, and what would close it" part of bench/RESULTS.md, written from this run's numbers:
+ * for each target, what stands in the way (from the diagnostics each section measured) and the
+ * change in the product that would close or narrow the gap.
+ */
+import type { CombinationResult, SizeResult } from "./listing.ts";
+import { count, kib, mib, ms, ratio, type SectionResult } from "./support.ts";
+
+interface ColdData {
+  stats: { built: { variant: { key: string }; bytes: number }; importMs: number }[];
+  appPackages: Record<string, number>;
+  appProfile: Record<string, number>;
+  floorProfile: Record<string, number>;
+}
+interface Measured {
+  rps: number;
+  p50: number;
+  requests: number;
+  errors: number;
+}
+interface LoadData {
+  [scenario: string]: unknown;
+  diagnosis: {
+    rows: Record<string, Record<string, number>>;
+    presigning: { getSignedUrl: number; "SignatureV4.presign": number | null };
+  };
+}
+interface MemoryData {
+  rows: { name: string; file: number; above: number }[];
+  productOptimises: boolean;
+  stored: { optimised: number; plain: number };
+  largePixels: number;
+}
+
+const of = <T>(sections: SectionResult[], title: string) =>
+  sections.find((s) => s.title === title)?.data as T | undefined;
+const missed = (sections: SectionResult[], title: string) =>
+  sections.find((s) => s.title === title)?.checks.some((check) => !check.met) ?? false;
+
+function coldStart(sections: SectionResult[]): string[] {
+  const data = of<ColdData>(sections, "1. Cold start");
+  if (!data) return [];
+  const by = (key: string) => data.stats.find((s) => s.built.variant.key === key)!;
+  const [app, floor, noLocales, lean, leaner] = ["app", "floor", "no-locales", "lean", "leaner"].map(by) as [
+    ReturnType<typeof by>,
+    ReturnType<typeof by>,
+    ReturnType<typeof by>,
+    ReturnType<typeof by>,
+    ReturnType<typeof by>,
+  ];
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
+  const profile = (name: string, which: Record<string, number>) => which[name] ?? 0;
+  const compile = (which: Record<string, number>) =>
+    Object.entries(which)
+      .filter(([name]) => name.startsWith("V8 compiling"))
+      .reduce((sum, [, value]) => sum + value, 0);
+  const libraries = [
+    "zod",
+    "jsonschema",
+    "electrodb",
+    "hono",
+    "@hono/zod-openapi",
+    "@asteasolutions/zod-to-openapi",
+    "pino",
+    "jose",
+  ]
+    .map((name) => profile(name, data.appProfile))
+    .reduce((a, b) => a + b, 0);
+  const undici = Object.entries(data.appProfile).find(([name]) => name.includes("undici"))?.[1] ?? 0;
+  const appTotal = Object.values(data.appProfile).reduce((a, b) => a + b, 0);
+  // The profiler slows the run; its shares, applied to the unprofiled import, give milliseconds.
+  const librariesMs = (libraries / appTotal) * app.importMs;
+  const lines = [
+    `**Bundle size: ${mb(app.built.bytes)}, target 1.2 MB${app.built.bytes <= 1.2e6 ? " (met)" : ""}.** The floor is ` +
+      `${mb(floor.built.bytes)}. zod is the largest package (${kib(data.appPackages.zod ?? 0)}), and ` +
+      `${kib(app.built.bytes - noLocales.built.bytes)} of it is \`zod/v4/locales\`, the error messages of every ` +
+      `language: \`@hono/zod-openapi\` calls \`extendZodWithOpenApi(z)\` with the whole \`z\` namespace, so esbuild ` +
+      `must keep all of it. Three changes, each priced by a what-if row of section 1, bring it to ${mb(leaner.built.bytes)}:`,
+    `1. \`infra/api.ts\`: point both functions' \`nodejs.plugins\` (SST's hook: a file that exports esbuild ` +
+      `plugins) at a plugin that resolves \`../locales/index.js\`, when ` +
+      `imported by \`zod/v4/classic/external.js\` or \`zod/v4/core/index.js\`, to an empty module (English is ` +
+      `imported on its own by \`classic/schemas.js\` and stays; nothing in the service reads \`z.locales\`): ` +
+      `${mb(noLocales.built.bytes)}.`,
+    `2. \`packages/api/src/logger.ts\`: replace pino (with thread-stream, sonic-boom and its redaction: ` +
+      `${kib(noLocales.built.bytes - lean.built.bytes)}) by a small JSON-lines logger on \`process.stdout\` that ` +
+      `keeps the same redaction paths: ${mb(lean.built.bytes)}.`,
+    `3. \`packages/core/src/image/processing.ts\`: sniff the five accepted formats from their magic numbers ` +
+      `(\`FF D8 FF\`; \`89 50 4E 47 0D 0A 1A 0A\`; \`GIF87a\`/\`GIF89a\`; \`RIFF\`…\`WEBP\`; an ISO-BMFF \`ftyp\` box ` +
+      `with brand \`avif\` or \`avis\`) instead of \`file-type\` (with strtok3 and @tokenizer: ` +
+      `${kib(lean.built.bytes - leaner.built.bytes)}): ${mb(leaner.built.bytes)}.`,
+    "",
+    `**Init: ${ms(app.importMs)} ms against the floor's ${ms(floor.importMs)} ms, ${ratio(app.importMs / floor.importMs)}; ` +
+      `target 1.5×.** Where the extra time goes (profile table of section 1): V8 compiling the bundle, at import and ` +
+      `each module body on its first call, ${ms(compile(data.appProfile) - compile(data.floorProfile))} ms more ` +
+      `than the floor (profiled); evaluating zod, jsonschema, ElectroDB, Hono, zod-to-openapi, pino and jose ` +
+      `${ms(libraries)} ms — zod builds every schema at module load, and ElectroDB validates each of the seven entity ` +
+      `models with \`jsonschema\` in \`new Entity\` (packages/core/src/db/service.ts); and ${ms(undici)} ms loading ` +
+      `undici, because jose's \`createRemoteJWKSet\` touches \`fetch\` when the verifier is built. The what-if rows ` +
+      `show that trimming ${kib(app.built.bytes - leaner.built.bytes)} saves only ` +
+      `${ms(app.importMs - leaner.importMs)} ms: the gap is the libraries' work at load more than the bytes. A 1.5× ` +
+      `target leaves the whole application ${ms(floor.importMs / 2)} ms on top of the SDK clients; evaluating those ` +
+      `libraries alone is ${((100 * libraries) / appTotal).toFixed(0)}% of the profiled import, about ` +
+      `${ms(librariesMs)} ms of the unprofiled one, before compiling a byte of them. So the target cannot be met ` +
+      `while the function carries this stack (Hono with zod-openapi, zod, ElectroDB). What would narrow it: ` +
+      `(a) Node 22's module compile cache (\`module.enableCompileCache()\`; the function runs nodejs22.x), built ` +
+      `once for the bundle at deploy time and shipped in the package, removes most of the compile rows (Node 20 ` +
+      `here cannot measure it); (b) build the JWKS verifier on the first authenticated request ` +
+      `(packages/api/src/auth.ts), which moves undici's load to the request that fetches the JWKS anyway; ` +
+      `(c) the three size changes above (${ms(app.importMs - leaner.importMs)} ms measured).`,
+  ];
+  return lines;
+}
+
+function listing(sections: SectionResult[], with100k: boolean): string[] {
+  const efficiency = of<SizeResult>(sections, "2. Read efficiency");
+  const sizes = of<SizeResult[]>(sections, "3. Growth");
+  if (!efficiency || !sizes) return [];
+  const worst = efficiency.combinations
+    .map((c) => ({ c, r: Math.max(c.page1.read / c.page1.returned, c.walk.worstPage) }))
+    .sort((a, b) => b.r - a.r)[0]!;
+  const scanned = efficiency.combinations.find((c) => c.scan)?.scan?.read ?? 0;
+  const first = efficiency.combinations
+    .filter((c): c is CombinationResult & { scanFirstMatches: { read: number; returned: number } } =>
+      Boolean(c.scanFirstMatches),
+    )
+    .map((c) => c.scanFirstMatches.read / Math.max(1, c.scanFirstMatches.returned));
+  const smallest = sizes[0]!;
+  const largest = sizes.at(-1)!;
+  const growth = smallest.combinations.map((c) => ({
+    name: c.name,
+    ratio: largest.combinations.find((l) => l.name === c.name)!.pageMs.median / c.pageMs.median,
+  }));
+  const worstGrowth = growth.sort((a, b) => b.ratio - a.ratio)[0]!;
+  const seed10k = sizes.find((s) => s.images === 10_000);
+  const lines = [
+    `**Read efficiency${missed(sections, "2. Read efficiency") ? "" : ": met"}.** Every combination reads its page and one ` +
+      `look-ahead item in ${efficiency.combinations.every((c) => c.page1.requests === 1) ? "one Query" : "its Queries"} ` +
+      `(worst: ${worst.c.name}, ${worst.r.toFixed(3)} items read per item returned). The Scan baseline reads the whole ` +
+      `table, ${count(scanned)} items, for every page; even stopped at its first 20 matches, which is not the newest ` +
+      `20, it reads ${Math.min(...first).toFixed(0)} to ${Math.max(...first).toFixed(0)} items per item returned.`,
+    "",
+    `**Growth${missed(sections, "3. Growth") ? "" : ": met"}.** From ${count(smallest.images)} to ${count(largest.images)} ` +
+      `images the slowest-growing page is ${worstGrowth.name} at ${ratio(worstGrowth.ratio)}: a Query reads a key range ` +
+      `(dynalite, like DynamoDB, keeps each index sorted in LevelDB), so its cost follows the page, not the table; ` +
+      `the Scan's follows the table.` +
+      (with100k
+        ? ""
+        : ` This run stopped at ${count(largest.images)} images (\`BENCH_SKIP_100K=1\` or \`BENCH_QUICK=1\`); ` +
+          `the growth target is judged on the largest size run.`),
+  ];
+  return lines;
+}
+
+function load(sections: SectionResult[]): string[] {
+  const data = of<LoadData>(sections, "4. Load");
+  if (!data) return [];
+  const rows = data.diagnosis.rows;
+  const get = rows["GET /images/{id}"] ?? {};
+  const list = rows["GET /images?tag=…"] ?? {};
+  const bare = rows["GET /images?tag=…, without the 20 thumbnail links"] ?? {};
+  const upload = rows["POST /images/upload"] ?? {};
+  const getLoad = Object.entries(data).find(([name]) => name.startsWith("GET /images/{id}"))?.[1] as
+    { app: Measured; direct: Measured } | undefined;
+  const { getSignedUrl } = data.diagnosis.presigning;
+  const signer = data.diagnosis.presigning["SignatureV4.presign"];
+  const lines = [
+    `**Load.** ${missed(sections, "4. Load") ? "" : "All met. "}Under 50 connections the one server process is saturated ` +
+      `(it also runs the emulators), so a p50 there is mostly queueing: its ratio is the ratio of work per request. ` +
+      (getLoad
+        ? `For GET /images/{id} that is ${ratio(getLoad.app.p50 / getLoad.direct.p50)} at p50 ` +
+          `(${getLoad.app.rps.toFixed(0)} against ${getLoad.direct.rps.toFixed(0)} requests a second). `
+        : "") +
+      `One at a time, the store is ${ms((get.store ?? 0) - (get.direct ?? 0), 2)} ms from the direct SDK path and the ` +
+      `app adds ${ms((get.app ?? 0) - (get.store ?? 0), 2)} ms on top of the store; the app layer on a store that ` +
+      `answers at once takes ${ms(get["app layer alone (a store that answers at once)"] ?? Number.NaN, 2)} ms, and ` +
+      `skipping the token check takes ${ms((get.app ?? 0) - (get["app, token check skipped"] ?? 0), 2)} ms off a ` +
+      `request: ` +
+      `jose verifies through WebCrypto, whose HMAC (and RSA, for Cognito's tokens in AWS) runs as an asynchronous ` +
+      `job on libuv's thread pool, even with the key imported once as packages/api/src/auth.ts now does. The dev ` +
+      `server also pays @hono/node-server's Request/Response adaptation, which the Lambda does not. Change that ` +
+      `narrows the GET gap: in packages/api/src/auth.ts, keep a small cache of verified tokens (token → user id, ` +
+      `bounded, each entry dropped at the token's \`exp\`), so a client's following requests skip verification; ` +
+      `what remains is Hono, request validation and the log line.`,
+    "",
+    `**Listing cost is links.** A tag page takes ${ms(list.direct ?? 0, 2)} ms straight with the SDK with its 20 ` +
+      `presigned thumbnail links and ${ms(bare.direct ?? 0, 2)} ms without them: ${ms(getSignedUrl, 3)} ms per link ` +
+      `with \`getSignedUrl\`${signer === null ? "" : `, ${ms(signer, 3)} ms with \`SignatureV4.presign\` alone`}. ` +
+      `Change: in packages/core/src/storage/object-store.ts, sign GET links with one \`SignatureV4\` (the client's ` +
+      `credentials, region, \`s3\`) and build the URL directly, instead of running the client's middleware stack per ` +
+      `link${signer === null ? "" : `: about ${ms((getSignedUrl - signer) * 20, 1)} ms less per page`}.`,
+    "",
+    `**Uploads** (no latency target): the store takes ${ms(upload.store ?? 0, 1)} ms against ${ms(upload.direct ?? 0, 1)} ` +
+      `ms for the bare PutObject and transaction, and ${ms(upload["processImage alone"] ?? 0, 1)} ms of it is ` +
+      `\`processImage\`: sniffing, decoding, re-encoding and the thumbnail, the work the service exists to do.`,
+  ];
+  return lines;
+}
+
+function memory(sections: SectionResult[]): string[] {
+  const data = of<MemoryData>(sections, "5. Memory");
+  if (!data) return [];
+  const [direct, refused, directFlipped, finish, fetched, finishFlipped, streamed, fromDisk] = data.rows;
+  if (!direct || !refused || !directFlipped || !finish || !fetched || !finishFlipped || !streamed || !fromDisk)
+    return [];
+  const x = (row: { above: number; file: number }) => ratio(row.above / row.file);
+  const coefficients = (pixels: number) => mib(pixels * 6);
+  const larger = `${(((data.stored.plain - data.stored.optimised) / data.stored.optimised) * 100).toFixed(1)}%`;
+  const encoder = data.productOptimises
+    ? `Both are dominated by sharp's JPEG encoder: with Huffman optimisation (sharp's default ` +
+      `\`optimiseCoding: true\`) libjpeg keeps the DCT coefficients of the whole picture to build its tables in a ` +
+      `second pass, 2 bytes a sample, 6 bytes a pixel at 4:4:4: ${coefficients(3840 * 2160)} for the 8.3 MP file, ` +
+      `${coefficients(data.largePixels)} for the 49.7 MP one. Change: packages/core/src/image/processing.ts, ` +
+      `\`ACCEPTED_TYPES["image/jpeg"].encode\` → \`image.jpeg({ quality: 90, optimiseCoding: false })\`; the ` +
+      `what-if rows measure it: direct ${x(direct)} → ${x(directFlipped)}, finishing ${x(finish)} → ` +
+      `${x(finishFlipped)}, for stored files ${larger} larger.`
+    : `processing.ts already encodes JPEG without Huffman optimisation (\`optimiseCoding: false\`, files ${larger} ` +
+      `larger). With sharp's default the encoder keeps the DCT coefficients of the whole picture for a second pass, ` +
+      `6 bytes a pixel at 4:4:4 (${coefficients(3840 * 2160)} and ${coefficients(data.largePixels)} here): the ` +
+      `comparison rows put the two operations at ${x(directFlipped)} and ${x(finishFlipped)} that way.`;
+  return [
+    `**Memory: direct upload ${x(direct)}, finishing ${x(finish)}; target under 3×.** ${encoder}`,
+    "",
+    `**Direct upload: the transport.** The same request with bytes refused at the sniff, before any decoding, ` +
+      `already takes ${mib(refused.above)} (${x(refused)} the file): API Gateway hands the body over base64 inside ` +
+      `a JSON event (the event text and the parsed body string are each 1.33× the file before anything decodes ` +
+      `them), then come the decoded bytes, the Request and FormData copies and the File's bytes; decoding and ` +
+      `re-encoding add ${mib(Math.max(0, direct.above - refused.above))}. Under 3× is out of reach for direct ` +
+      `uploads through API Gateway whatever the service does; what counts there is the absolute figure ` +
+      `(${mib(direct.above)} for a 4 MiB file, far inside the function's 1,536 MB). A multipart parser run ` +
+      `straight on the decoded body (no Request/FormData round trip) would save a copy or two, not the factor.`,
+    "",
+    `**Finishing.** Reading the object into memory alone takes ${mib(fetched.above)} (${x(fetched)}): the ` +
+      `object's bytes plus the SDK's body chunks, which stay allocated until V8 next collects; the whole step peaks ` +
+      `at ${x(finish)}. Streaming the object into sharp does no better (${x(streamed)}): sharp buffers a stream ` +
+      `input whole. ` +
+      (fromDisk.above < finish.above * 0.9
+        ? `The same file read from local disk and re-encoded beside its thumbnail peaks at ${mib(fromDisk.above)} ` +
+          `(${x(fromDisk)}): that is this design's floor (sharp needs the whole input; then the encoder's working ` +
+          `memory and its output chunks), and the rest of the finishing step's peak is the download's garbage. `
+        : `The same file read from local disk and re-encoded beside its thumbnail peaks as high ` +
+          `(${mib(fromDisk.above)}, ${x(fromDisk)}), so the download is not what stands in the way: the input held ` +
+          `whole (sharp needs it so, from a buffer, a stream or a file), the decoder's and encoder's working memory ` +
+          `and the output's chunks until V8 collects them add up to this. `) +
+      `These figures move between runs by up to the size of the file, with the collector's timing (the bracketed ` +
+      `runs agree within a run), so 3× sits inside their spread and is not reliably reachable with sharp in Node. ` +
+      (fromDisk.above < finish.above * 0.9
+        ? `What would narrow it, not measured here: in packages/core/src/storage/object-store.ts \`getBytes\`, ` +
+          `fetch the object in ranged GETs of a few MiB copied into one buffer of its ContentLength, so the ` +
+          `download's garbage stays a few MiB. `
+        : `No change tried gets it reliably under: making the thumbnail after the re-encode instead of beside it ` +
+          `saved about 6 MiB in a trial, \`sharp.cache(false)\` nothing measurable. The honest target for this ` +
+          `step is an absolute one. `) +
+      `The finishing function has 2,048 MB; its peak here is ${mib(finish.above)} above idle.`,
+  ];
+}
+
+export function findings(sections: SectionResult[], options: { with100k: boolean }): string {
+  return [
+    "## Why, and what would close each gap",
+    "",
+    ...coldStart(sections),
+    "",
+    ...listing(sections, options.with100k),
+    "",
+    ...load(sections),
+    "",
+    ...memory(sections),
+  ].join("\n");
+}
