@@ -9,7 +9,17 @@ import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import autocannon, { type Result } from "autocannon";
-import { BENCH_DIR, childEnv, FIXTURES_DIR, ms, ratio, table, TS_NODE_ARGS, type SectionResult } from "./support.ts";
+import {
+  BENCH_DIR,
+  childEnv,
+  FIXTURES_DIR,
+  ms,
+  multipart,
+  ratio,
+  table,
+  TS_NODE_ARGS,
+  type SectionResult,
+} from "./support.ts";
 
 const CONNECTIONS = 50;
 const READ_P50_TARGET = 1.3;
@@ -51,23 +61,6 @@ interface Scenario {
     headers?: Record<string, string>;
     rotate?: string[];
   };
-}
-
-function multipart(fields: Record<string, string>, file: { name: string; type: string; bytes: Buffer }) {
-  const boundary = `----bench${Date.now().toString(16)}`;
-  const parts: Buffer[] = [];
-  for (const [name, value] of Object.entries(fields)) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-  }
-  parts.push(
-    Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.name}"\r\n` +
-        `Content-Type: ${file.type}\r\n\r\n`,
-    ),
-    file.bytes,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  );
-  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 interface Measured {

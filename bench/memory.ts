@@ -20,6 +20,7 @@ import {
   FIXTURES_DIR,
   median,
   mib,
+  multipart,
   retryWhileModulesMissing,
   ratio,
   startEmulators,
@@ -96,22 +97,6 @@ async function testFiles(): Promise<{ direct: Buffer; large: Buffer }> {
   return { direct, large };
 }
 
-function multipart(fields: Record<string, string>, file: Buffer) {
-  const boundary = `----bench${Date.now().toString(16)}`;
-  const parts: Buffer[] = [];
-  for (const [name, value] of Object.entries(fields)) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-  }
-  parts.push(
-    Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
-    ),
-    file,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  );
-  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
 interface ChildReport {
   mode: string;
   outcome: string;
@@ -164,7 +149,7 @@ export async function runMemory(options: { runs: number; log(message: string): v
 
     // The direct upload as API Gateway hands it to the function: base64 in a JSON event.
     const eventFor = async (name: string, bytes: Buffer) => {
-      const form = multipart({ title: "Elephants", tags: "safari" }, bytes);
+      const form = multipart({ title: "Elephants", tags: "safari" }, { name: "photo.jpg", type: "image/jpeg", bytes });
       const file = join(work, `${name}.json`);
       const headers = { authorization: `Bearer ${token}`, "content-type": form.contentType };
       await writeFile(file, JSON.stringify(apiEvent("POST", "/images/upload", headers, form.body)));

@@ -66,7 +66,7 @@ const defaultLog = (event: string, fields: Record<string, unknown>) =>
  */
 export function createImageStore({ config, clients, now = () => new Date(), log = defaultLog }: ImageStoreDeps) {
   const db = createDb(clients.dynamo, config.tableName);
-  const { image, imageTag, imageDeletion, catalog } = db.entities;
+  const { image, imageDeletion, catalog } = db.entities;
   const objects = createObjectStore(clients.s3, config.bucketName);
 
   const months = createMonthCatalog(db);
