@@ -7,7 +7,7 @@ import type { CombinationResult, SizeResult } from "./listing.ts";
 import { count, kib, mib, ms, ratio, type SectionResult } from "./support.ts";
 
 interface ColdData {
-  stats: { built: { variant: { key: string }; bytes: number }; importMs: number }[];
+  stats: { built: { variant: { key: string }; bytes: number; totalBytes: number }; importMs: number }[];
   appPackages: Record<string, number>;
   appProfile: Record<string, number>;
   floorProfile: Record<string, number>;
@@ -22,7 +22,7 @@ interface LoadData {
   [scenario: string]: unknown;
   diagnosis: {
     rows: Record<string, Record<string, number>>;
-    presigning: { getSignedUrl: number; "SignatureV4.presign": number | null };
+    presigning: { getSignedUrl: number; "the store's signer": number };
   };
 }
 interface MemoryData {
@@ -41,7 +41,7 @@ function coldStart(sections: SectionResult[]): string[] {
   const data = of<ColdData>(sections, "1. Cold start");
   if (!data) return [];
   const by = (key: string) => data.stats.find((s) => s.built.variant.key === key)!;
-  const [app, floor, noLocales, lean, leaner] = ["app", "floor", "no-locales", "lean", "leaner"].map(by) as [
+  const [app, floor, unplugged, split, lean] = ["app", "floor", "unplugged", "split", "lean"].map(by) as [
     ReturnType<typeof by>,
     ReturnType<typeof by>,
     ReturnType<typeof by>,
@@ -66,47 +66,42 @@ function coldStart(sections: SectionResult[]): string[] {
   ]
     .map((name) => profile(name, data.appProfile))
     .reduce((a, b) => a + b, 0);
-  const undici = Object.entries(data.appProfile).find(([name]) => name.includes("undici"))?.[1] ?? 0;
   const appTotal = Object.values(data.appProfile).reduce((a, b) => a + b, 0);
   // The profiler slows the run; its shares, applied to the unprofiled import, give milliseconds.
   const librariesMs = (libraries / appTotal) * app.importMs;
+  const sizeMet = app.built.totalBytes <= 1.2e6;
   const lines = [
-    `**Bundle size: ${mb(app.built.bytes)}, target 1.2 MB${app.built.bytes <= 1.2e6 ? " (met)" : ""}.** The floor is ` +
-      `${mb(floor.built.bytes)}. zod is the largest package (${kib(data.appPackages.zod ?? 0)}), and ` +
-      `${kib(app.built.bytes - noLocales.built.bytes)} of it is \`zod/v4/locales\`, the error messages of every ` +
-      `language: \`@hono/zod-openapi\` calls \`extendZodWithOpenApi(z)\` with the whole \`z\` namespace, so esbuild ` +
-      `must keep all of it. Three changes, each priced by a what-if row of section 1, bring it to ${mb(leaner.built.bytes)}:`,
-    `1. \`infra/api.ts\`: point both functions' \`nodejs.plugins\` (SST's hook: a file that exports esbuild ` +
-      `plugins) at a plugin that resolves \`../locales/index.js\`, when ` +
-      `imported by \`zod/v4/classic/external.js\` or \`zod/v4/core/index.js\`, to an empty module (English is ` +
-      `imported on its own by \`classic/schemas.js\` and stays; nothing in the service reads \`z.locales\`): ` +
-      `${mb(noLocales.built.bytes)}.`,
-    `2. \`packages/api/src/logger.ts\`: replace pino (with thread-stream, sonic-boom and its redaction: ` +
-      `${kib(noLocales.built.bytes - lean.built.bytes)}) by a small JSON-lines logger on \`process.stdout\` that ` +
-      `keeps the same redaction paths: ${mb(lean.built.bytes)}.`,
-    `3. \`packages/core/src/image/processing.ts\`: sniff the five accepted formats from their magic numbers ` +
-      `(\`FF D8 FF\`; \`89 50 4E 47 0D 0A 1A 0A\`; \`GIF87a\`/\`GIF89a\`; \`RIFF\`…\`WEBP\`; an ISO-BMFF \`ftyp\` box ` +
-      `with brand \`avif\` or \`avis\`) instead of \`file-type\` (with strtok3 and @tokenizer: ` +
-      `${kib(lean.built.bytes - leaner.built.bytes)}): ${mb(leaner.built.bytes)}.`,
+    `**Bundle size: ${mb(app.built.totalBytes)}, target 1.2 MB${sizeMet ? " (met)" : ""}.** The floor is ` +
+      `${mb(floor.built.bytes)}. Two changes took it from 1.53 MB: (1) \`infra/bundle/plugins.mjs\`, given to both ` +
+      `functions as SST's \`nodejs.plugins\`, resolves zod's \`locales\` namespace (every language's messages, kept ` +
+      `only because \`@hono/zod-openapi\` hands the whole \`z\` object to a function) to an empty module; English ` +
+      `is loaded by zod on its own (${kib(unplugged.built.totalBytes - app.built.totalBytes)} less, the ` +
+      `"for comparison" row); (2) the image's type is read by libvips itself, from the magic bytes, in the same ` +
+      `header read that gives the size (\`packages/core/src/image/processing.ts\`), with every libvips loader but ` +
+      `the five accepted formats' blocked, so \`file-type\` and its tokenizer stack left the bundle (77 KiB) and ` +
+      `libvips never parses TIFF, SVG or PDF at all. What is left above the floor is mostly zod ` +
+      `(${kib(data.appPackages.zod ?? 0)}), ElectroDB (${kib(data.appPackages.electrodb ?? 0)}) and the DynamoDB ` +
+      `client's schemas that ElectroDB's CommonJS \`require\` keeps whole. Replacing pino would save ` +
+      `${kib(app.built.totalBytes - lean.built.totalBytes)} more (what-if row); it stays, as the logging library.`,
     "",
     `**Init: ${ms(app.importMs)} ms against the floor's ${ms(floor.importMs)} ms, ${ratio(app.importMs / floor.importMs)}; ` +
-      `target 1.5×.** Where the extra time goes (profile table of section 1): V8 compiling the bundle, at import and ` +
-      `each module body on its first call, ${ms(compile(data.appProfile) - compile(data.floorProfile))} ms more ` +
-      `than the floor (profiled); evaluating zod, jsonschema, ElectroDB, Hono, zod-to-openapi, pino and jose ` +
-      `${ms(libraries)} ms — zod builds every schema at module load, and ElectroDB validates each of the seven entity ` +
-      `models with \`jsonschema\` in \`new Entity\` (packages/core/src/db/service.ts); and ${ms(undici)} ms loading ` +
-      `undici, because jose's \`createRemoteJWKSet\` touches \`fetch\` when the verifier is built. The what-if rows ` +
-      `show that trimming ${kib(app.built.bytes - leaner.built.bytes)} saves only ` +
-      `${ms(app.importMs - leaner.importMs)} ms: the gap is the libraries' work at load more than the bytes. A 1.5× ` +
-      `target leaves the whole application ${ms(floor.importMs / 2)} ms on top of the SDK clients; evaluating those ` +
-      `libraries alone is ${((100 * libraries) / appTotal).toFixed(0)}% of the profiled import, about ` +
-      `${ms(librariesMs)} ms of the unprofiled one, before compiling a byte of them. So the target cannot be met ` +
-      `while the function carries this stack (Hono with zod-openapi, zod, ElectroDB). What would narrow it: ` +
-      `(a) Node 22's module compile cache (\`module.enableCompileCache()\`; the function runs nodejs22.x), built ` +
-      `once for the bundle at deploy time and shipped in the package, removes most of the compile rows (Node 20 ` +
-      `here cannot measure it); (b) build the JWKS verifier on the first authenticated request ` +
-      `(packages/api/src/auth.ts), which moves undici's load to the request that fetches the JWKS anyway; ` +
-      `(c) the three size changes above (${ms(app.importMs - leaner.importMs)} ms measured).`,
+      `target 1.5×${app.importMs / floor.importMs <= 1.5 ? " (met)" : ""}.** Where the extra time goes (profile ` +
+      `table of section 1): V8 compiling the bundle, at import and each module body on its first call, ` +
+      `${ms(compile(data.appProfile) - compile(data.floorProfile))} ms more than the floor (profiled); evaluating ` +
+      `zod, jsonschema, ElectroDB, Hono, zod-to-openapi, pino and jose ${ms(libraries)} ms: zod builds every schema ` +
+      `at module load, and ElectroDB checks each of the seven entity models with \`jsonschema\` in \`new Entity\` ` +
+      `and again when the Service joins them (it uses the same check to tell a model from an entity, so it cannot ` +
+      `be stubbed out of the bundle: tried, the Service then takes its entities for models). Bytes matter little: ` +
+      `the plugin's 256 KiB save ${ms(unplugged.importMs - app.importMs)} ms, and code splitting, which leaves the ` +
+      `chunks loaded on first use (OpenAPI document, image processing, large uploads) unparsed at load ` +
+      `(${kib(split.built.bytes)} at load), saves ${ms(app.importMs - split.importMs)} ms. A 1.5× target leaves the ` +
+      `whole application ${ms(floor.importMs / 2)} ms on top of the SDK clients; evaluating those libraries alone is ` +
+      `${((100 * libraries) / appTotal).toFixed(0)}% of the profiled import, about ${ms(librariesMs)} ms of the ` +
+      `unprofiled one, before compiling a byte of them. So the target cannot be met while the function carries this ` +
+      `stack (Hono with zod-openapi, zod, ElectroDB). What would narrow it further: Node 22's module compile cache ` +
+      `(\`module.enableCompileCache()\`; the function runs nodejs22.x) built at deploy time and shipped in the ` +
+      `package — its cache is keyed to the exact Node build, which Lambda updates on its own schedule, and Node 20 ` +
+      `here cannot measure it.`,
   ];
   return lines;
 }
@@ -160,34 +155,38 @@ function load(sections: SectionResult[]): string[] {
   const bare = rows["GET /images?tag=…, without the 20 thumbnail links"] ?? {};
   const upload = rows["POST /images/upload"] ?? {};
   const getLoad = Object.entries(data).find(([name]) => name.startsWith("GET /images/{id}"))?.[1] as
-    { app: Measured; direct: Measured } | undefined;
-  const { getSignedUrl } = data.diagnosis.presigning;
-  const signer = data.diagnosis.presigning["SignatureV4.presign"];
+    { app: Measured; direct: Measured; directStoreSigning?: Measured } | undefined;
+  const presigning = data.diagnosis.presigning;
+  const storeSigner = presigning["the store's signer"];
   const lines = [
     `**Load.** ${missed(sections, "4. Load") ? "" : "All met. "}Under 50 connections the one server process is saturated ` +
       `(it also runs the emulators), so a p50 there is mostly queueing: its ratio is the ratio of work per request. ` +
       (getLoad
-        ? `For GET /images/{id} that is ${ratio(getLoad.app.p50 / getLoad.direct.p50)} at p50 ` +
-          `(${getLoad.app.rps.toFixed(0)} against ${getLoad.direct.rps.toFixed(0)} requests a second). `
+        ? `For GET /images/{id} that is ${ratio(getLoad.app.p50 / getLoad.direct.p50)} at p50 against the direct ` +
+          `path signing with \`getSignedUrl\` (${getLoad.app.rps.toFixed(0)} against ${getLoad.direct.rps.toFixed(0)} ` +
+          `requests a second)` +
+          (getLoad.directStoreSigning
+            ? ` and ${ratio(getLoad.app.p50 / getLoad.directStoreSigning.p50)} against a direct path that signs its ` +
+              `links the store's way (${getLoad.directStoreSigning.rps.toFixed(0)} requests a second). `
+            : ". ")
         : "") +
-      `One at a time, the store is ${ms((get.store ?? 0) - (get.direct ?? 0), 2)} ms from the direct SDK path and the ` +
-      `app adds ${ms((get.app ?? 0) - (get.store ?? 0), 2)} ms on top of the store; the app layer on a store that ` +
-      `answers at once takes ${ms(get["app layer alone (a store that answers at once)"] ?? Number.NaN, 2)} ms, and ` +
-      `skipping the token check takes ${ms((get.app ?? 0) - (get["app, token check skipped"] ?? 0), 2)} ms off a ` +
-      `request: ` +
-      `jose verifies through WebCrypto, whose HMAC (and RSA, for Cognito's tokens in AWS) runs as an asynchronous ` +
-      `job on libuv's thread pool, even with the key imported once as packages/api/src/auth.ts now does. The dev ` +
-      `server also pays @hono/node-server's Request/Response adaptation, which the Lambda does not. Change that ` +
-      `narrows the GET gap: in packages/api/src/auth.ts, keep a small cache of verified tokens (token → user id, ` +
-      `bounded, each entry dropped at the token's \`exp\`), so a client's following requests skip verification; ` +
-      `what remains is Hono, request validation and the log line.`,
+      `One at a time, the store is ${ms((get.store ?? 0) - (get.direct ?? 0), 2)} ms from the direct SDK path ` +
+      `(${ms((get.store ?? 0) - (get["direct, links signed the store's way"] ?? 0), 2)} ms from the direct path ` +
+      `signing the store's way) and the app adds ${ms((get.app ?? 0) - (get.store ?? 0), 2)} ms on top of the ` +
+      `store; the app layer on a store that answers at once takes ` +
+      `${ms(get["app layer alone (a store that answers at once)"] ?? Number.NaN, 2)} ms, of which the token check ` +
+      `(verified tokens are remembered until they expire) is ` +
+      `${ms((get.app ?? 0) - (get["app, token check skipped"] ?? 0), 2)} ms. What remains is Hono's routing and ` +
+      `request validation, the log line and JSON; the dev server also pays @hono/node-server's Request/Response ` +
+      `adaptation, which the Lambda does not.`,
     "",
     `**Listing cost is links.** A tag page takes ${ms(list.direct ?? 0, 2)} ms straight with the SDK with its 20 ` +
-      `presigned thumbnail links and ${ms(bare.direct ?? 0, 2)} ms without them: ${ms(getSignedUrl, 3)} ms per link ` +
-      `with \`getSignedUrl\`${signer === null ? "" : `, ${ms(signer, 3)} ms with \`SignatureV4.presign\` alone`}. ` +
-      `Change: in packages/core/src/storage/object-store.ts, sign GET links with one \`SignatureV4\` (the client's ` +
-      `credentials, region, \`s3\`) and build the URL directly, instead of running the client's middleware stack per ` +
-      `link${signer === null ? "" : `: about ${ms((getSignedUrl - signer) * 20, 1)} ms less per page`}.`,
+      `presigned thumbnail links and ${ms(bare.direct ?? 0, 2)} ms without them: ${ms(presigning.getSignedUrl, 3)} ms ` +
+      `a link with \`getSignedUrl\`, which runs the client's whole middleware stack for each. The store resolves the ` +
+      `bucket's endpoint once and signs each link with one \`S3RequestPresigner.presign\` ` +
+      `(packages/core/src/storage/link-signer.ts; its test proves the URLs equal getSignedUrl's byte for byte): ` +
+      `${ms(storeSigner, 3)} ms a link, ${ms((presigning.getSignedUrl - storeSigner) * 20, 1)} ms less per page; ` +
+      `through the store the page takes ${ms(list.store ?? 0, 2)} ms.`,
     "",
     `**Uploads** (no latency target): the store takes ${ms(upload.store ?? 0, 1)} ms against ${ms(upload.direct ?? 0, 1)} ` +
       `ms for the bare PutObject and transaction, and ${ms(upload["processImage alone"] ?? 0, 1)} ms of it is ` +

@@ -5,7 +5,7 @@
  * emulators (the floor no design of the API avoids). Both listen on free loopback ports.
  * Tells the parent where they are over IPC, and stops when the parent disconnects.
  */
-import { createHash, createHmac, randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,6 +18,7 @@ import { serve } from "@hono/node-server";
 import { createApp, createLogger, signDevelopmentToken } from "@images/api";
 import { createAwsClients, createImageStore, loadConfig, processImage } from "@images/core";
 import { createDb } from "@images/core/db/service";
+import { createLinkSigner } from "@images/core/storage/link-signer";
 import type { ImageRecord, ListingRecord } from "@images/core/image/records";
 import { startLocalAws } from "@images/local";
 import { HOT_TAG, makeImages, seedImages, tinyPngShape } from "./dataset.ts";
@@ -107,20 +108,29 @@ const send = (res: ServerResponse, status: number, body: unknown) => {
   res.end(text);
 };
 
-const presign = (key: string, contentType: string, name: string) =>
-  getSignedUrl(
-    s3,
-    new GetObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      ResponseContentType: contentType,
-      ResponseContentDisposition: `inline; filename="${name}"`,
-    }),
-    { expiresIn: config.downloadUrlTtlSeconds },
-  );
+/** How the direct path signs its links: the SDK's getSignedUrl, or the store's way (one endpoint, one signer). */
+type Signing = "getSignedUrl" | "store";
+const signGet = createLinkSigner(s3, bucket);
+const presign = (key: string, contentType: string, name: string, signing: Signing = "getSignedUrl") =>
+  signing === "store"
+    ? signGet(
+        key,
+        { "response-content-type": contentType, "response-content-disposition": `inline; filename="${name}"` },
+        config.downloadUrlTtlSeconds,
+      )
+    : getSignedUrl(
+        s3,
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ResponseContentType: contentType,
+          ResponseContentDisposition: `inline; filename="${name}"`,
+        }),
+        { expiresIn: config.downloadUrlTtlSeconds },
+      );
 
 /** One image with links to its bytes and its thumbnail: GetItem and two presigned GETs. */
-async function getDirect(imageId: string) {
+async function getDirect(imageId: string, signing?: Signing) {
   const { Item } = await dynamo.send(
     new GetCommand({
       TableName: table,
@@ -130,14 +140,14 @@ async function getDirect(imageId: string) {
   );
   if (!Item) return null;
   const [download, thumbnail] = await Promise.all([
-    presign(Item.objectKey, Item.contentType, `${Item.imageId}.png`),
-    presign(Item.thumbnailKey, "image/webp", `${Item.imageId}-thumbnail.webp`),
+    presign(Item.objectKey, Item.contentType, `${Item.imageId}.png`, signing),
+    presign(Item.thumbnailKey, "image/webp", `${Item.imageId}-thumbnail.webp`, signing),
   ]);
   return { ...Item, download_url: download, thumbnail_url: thumbnail };
 }
 
 /** A tag's newest 20 (and whether there are more), each with its thumbnail's link unless `links` is false. */
-async function listDirect(tag: string, links = true) {
+async function listDirect(tag: string, links = true, signing?: Signing) {
   const out = await dynamo.send(
     new QueryCommand({
       TableName: table,
@@ -157,6 +167,7 @@ async function listDirect(tag: string, links = true) {
             `thumbnails/${item.imageId}.webp`,
             "image/webp",
             `${item.imageId}-thumbnail.webp`,
+            signing,
           ),
         })),
       )
@@ -199,12 +210,14 @@ async function uploadDirect(bytes: Uint8Array, title: string, tags: string[]) {
 async function direct(req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const byId = /^\/images\/(img_[0-9A-Z]{26})$/.exec(url.pathname);
+  const signing: Signing = req.headers["x-bench-signing"] === "store" ? "store" : "getSignedUrl";
   if (req.method === "GET" && byId) {
-    const image = await getDirect(byId[1]!);
+    const image = await getDirect(byId[1]!, signing);
     return image ? send(res, 200, image) : send(res, 404, { title: "not found" });
   }
   if (req.method === "GET" && url.pathname === "/images") {
-    return send(res, 200, await listDirect(url.searchParams.get("tag") ?? "", url.searchParams.get("links") !== "no"));
+    const tag = url.searchParams.get("tag") ?? "";
+    return send(res, 200, await listDirect(tag, url.searchParams.get("links") !== "no", signing));
   }
   if (req.method === "POST" && url.pathname === "/images/upload") {
     const form = await new Request(url, {
@@ -294,6 +307,7 @@ async function diagnose(jpegPath: string, ids: string[], token: string) {
   const rows = {
     "GET /images/{id}": await perCall(300, {
       direct: (i) => getDirect(id(i)),
+      "direct, links signed the store's way": (i) => getDirect(id(i), "store"),
       store: (i) => store.getWithLinks(id(i), "bench-user"),
       app: (i) => drain(app.request(`/images/${id(i)}`, { headers: auth })),
       "app, token check skipped": (i) => drain(appTrustingTokens.request(`/images/${id(i)}`, { headers: auth })),
@@ -302,6 +316,7 @@ async function diagnose(jpegPath: string, ids: string[], token: string) {
     }),
     "GET /images?tag=…": await perCall(200, {
       direct: () => listDirect(HOT_TAG),
+      "direct, links signed the store's way": () => listDirect(HOT_TAG, true, "store"),
       store: () => store.list({ tag: HOT_TAG, limit: 20 }),
       app: () => drain(app.request(`/images?tag=${HOT_TAG}`, { headers: auth })),
     }),
@@ -316,60 +331,11 @@ async function diagnose(jpegPath: string, ids: string[], token: string) {
       "processImage alone": () => processImage(jpeg, { maxPixels: config.maxImagePixels }),
     }),
   };
-  const presigning = {
-    ...(await perCall(500, {
-      getSignedUrl: (i) => presign(`thumbnails/${id(i)}.webp`, "image/webp", "t.webp"),
-    })),
-    "SignatureV4.presign": await presignWithSignerDirectly(ids),
-  };
+  const presigning = await perCall(500, {
+    getSignedUrl: (i) => presign(`thumbnails/${id(i)}.webp`, "image/webp", "t.webp"),
+    "the store's signer": (i) => presign(`thumbnails/${id(i)}.webp`, "image/webp", "t.webp", "store"),
+  });
   return { rows, presigning };
-}
-
-/** The same link signed with the SDK's signer alone, skipping the client's middleware stack. */
-async function presignWithSignerDirectly(ids: string[]): Promise<number | null> {
-  let SignatureV4: typeof import("@smithy/signature-v4").SignatureV4;
-  try {
-    ({ SignatureV4 } = await import("@smithy/signature-v4"));
-  } catch {
-    return null; // a transitive dependency of the SDK; skipped if it is not where node looks
-  }
-  class Sha256 {
-    private readonly hash;
-    constructor(secret?: unknown) {
-      const key = secret instanceof ArrayBuffer ? new Uint8Array(secret) : (secret as string | Uint8Array | undefined);
-      this.hash = key ? createHmac("sha256", key) : createHash("sha256");
-    }
-    update(data: string | Uint8Array) {
-      this.hash.update(data);
-    }
-    async digest() {
-      return new Uint8Array(this.hash.digest());
-    }
-  }
-  const signer = new SignatureV4({
-    credentials: config.credentials!,
-    region: config.region,
-    service: "s3",
-    sha256: Sha256,
-    uriEscapePath: false,
-  });
-  const endpoint = new URL(config.s3Endpoint!);
-  const { signed } = await perCall(500, {
-    signed: (i) =>
-      signer.presign(
-        {
-          method: "GET",
-          protocol: endpoint.protocol,
-          hostname: endpoint.hostname,
-          port: Number(endpoint.port),
-          path: `/${bucket}/thumbnails/${ids[i % ids.length]}.webp`,
-          query: { "response-content-type": "image/webp", "response-content-disposition": 'inline; filename="t.webp"' },
-          headers: { host: endpoint.host },
-        },
-        { expiresIn: config.downloadUrlTtlSeconds },
-      ),
-  });
-  return signed;
 }
 
 process.on("message", (message: { type: string; jpeg: string; ids: string[]; token: string }) => {

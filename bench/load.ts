@@ -47,7 +47,7 @@ interface Ready {
 
 interface Diagnosis {
   rows: Record<string, { direct: number; store?: number; app?: number } & Record<string, number>>;
-  presigning: { getSignedUrl: number; "SignatureV4.presign": number | null };
+  presigning: { getSignedUrl: number; "the store's signer": number };
 }
 
 interface Scenario {
@@ -76,6 +76,7 @@ async function hammer(
   token: string,
   spec: ReturnType<Scenario["request"]>,
   seconds: number,
+  extraHeaders: Record<string, string> = {},
 ): Promise<Measured> {
   let next = 0;
   const rotate = spec.rotate;
@@ -89,7 +90,7 @@ async function hammer(
         method: spec.method,
         path: spec.path,
         body: spec.body,
-        headers: { authorization: `Bearer ${token}`, ...spec.headers },
+        headers: { authorization: `Bearer ${token}`, ...spec.headers, ...extraHeaders },
         ...(rotate
           ? { setupRequest: (request) => ({ ...request, path: `/images/${rotate[next++ % rotate.length]}` }) }
           : {}),
@@ -159,7 +160,9 @@ export async function runLoad(options: LoadOptions): Promise<SectionResult> {
     ])) as [Ready];
     const rows: (string | number)[][] = [];
     const checks: SectionResult["checks"] = [];
-    const data: Record<string, { app: Measured; direct: Measured }> = {};
+    const data: Record<string, { app: Measured; direct: Measured; directStoreSigning?: Measured }> = {};
+    // The direct path again, its links signed as the store signs them (not getSignedUrl).
+    const storeSigning = { "x-bench-signing": "store" };
     const only = process.env.BENCH_LOAD_ONLY;
     for (const scenario of scenarios.filter((s) => !only || s.name.startsWith(only))) {
       const spec = scenario.request(ready);
@@ -167,22 +170,31 @@ export async function runLoad(options: LoadOptions): Promise<SectionResult> {
       await hammer(ready.appUrl, ready.token, spec, 1);
       await hammer(ready.directUrl, ready.token, spec, 1);
       // Two rounds each, taking turns, so a burst of noise on the machine does not land on one side only.
+      if (scenario.read) await hammer(ready.directUrl, ready.token, spec, 1, storeSigning);
       const appRuns: Measured[] = [];
       const directRuns: Measured[] = [];
+      const directStoreRuns: Measured[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         appRuns.push(await hammer(ready.appUrl, ready.token, spec, scenario.seconds));
         directRuns.push(await hammer(ready.directUrl, ready.token, spec, scenario.seconds));
+        if (scenario.read) {
+          directStoreRuns.push(await hammer(ready.directUrl, ready.token, spec, scenario.seconds, storeSigning));
+        }
       }
       const app = combine(appRuns);
       const direct = combine(directRuns);
+      const directStore = scenario.read ? combine(directStoreRuns) : undefined;
       options.log(`  ${scenario.name}: app ${app.rps.toFixed(0)} req/s, direct ${direct.rps.toFixed(0)} req/s`);
-      data[scenario.name] = { app, direct };
+      data[scenario.name] = { app, direct, ...(directStore ? { directStoreSigning: directStore } : {}) };
       const p50Ratio = app.p50 / direct.p50;
       rows.push([
         scenario.name,
         `${app.rps.toFixed(0)} / ${direct.rps.toFixed(0)}`,
         `${ms(app.p50, 0)} / ${ms(direct.p50, 0)}`,
         ratio(p50Ratio),
+        directStore
+          ? `${ratio(app.p50 / directStore.p50)} (${directStore.rps.toFixed(0)} req/s, p50 ${ms(directStore.p50, 0)})`
+          : "-",
         `${ms(app.p99, 0)} / ${ms(direct.p99, 0)}`,
         `${app.errors} of ${app.requests} / ${direct.errors} of ${direct.requests}`,
         scenario.read ? (p50Ratio <= READ_P50_TARGET ? "met" : "**missed**") : "(no target)",
@@ -225,14 +237,15 @@ export async function runLoad(options: LoadOptions): Promise<SectionResult> {
         .map(([way, value]) => `${way}: ${ms(value, 2)}`)
         .join("; "),
     ]);
-    const signer = diagnosis.presigning["SignatureV4.presign"];
     const markdown = [
       `autocannon, ${CONNECTIONS} connections, on 127.0.0.1: per operation and side an unrecorded 1 s warm-up, then ` +
         `${ROUNDS} runs of ${options.seconds} s (reads) or ${options.uploadSeconds} s (uploads), app and direct taking ` +
         `turns; rates and latencies are the mean of the runs. One child process holds the emulators ` +
         `(1,000 images seeded), the API built as \`src/dev-server.ts\` builds it (logging at info, per-user upload ` +
         `limit raised because one token sends every upload) and a bare \`node:http\` server doing the same operations ` +
-        `straight with the AWS SDK: GetItem plus the two presigned links; the tag Query of 21 items; PutObject plus ` +
+        `straight with the AWS SDK: GetItem plus the two presigned links (with \`getSignedUrl\`, the SDK's ` +
+        `documented way; for reads a third side signs them as the store does); the tag Query of 21 items and its 20 ` +
+        `thumbnail links; PutObject plus ` +
         `the TransactWriteItems of the image and tag items, without decoding, re-encoding or a thumbnail. ` +
         `Cells read "app / direct"; latency in ms; errors are socket errors, timeouts and non-2xx answers.`,
       "",
@@ -242,6 +255,7 @@ export async function runLoad(options: LoadOptions): Promise<SectionResult> {
           "req/s",
           "p50 (ms)",
           "p50 app / direct",
+          "p50 app / direct signing links the store's way",
           "p99 (ms)",
           "errors",
           `target p50 ≤ ${READ_P50_TARGET}× (reads)`,
@@ -257,10 +271,10 @@ export async function runLoad(options: LoadOptions): Promise<SectionResult> {
       table(["operation", "direct SDK", "store", "app in-process", "app − direct", "more ways"], diagnosisRows),
       "",
       `One presigned GET link costs ${ms(diagnosis.presigning.getSignedUrl, 3)} ms with \`getSignedUrl\` (the ` +
-        `client's whole middleware stack: endpoint rules, serialisation, signing)` +
-        (signer === null
-          ? "."
-          : ` and ${ms(signer, 3)} ms with the SDK's \`SignatureV4.presign\` alone (same signature, signing key cached).`),
+        `client's whole middleware stack: endpoint rules, serialisation, signing) and ` +
+        `${ms(diagnosis.presigning["the store's signer"], 3)} ms the store's way ` +
+        `(\`packages/core/src/storage/link-signer.ts\`: the bucket's endpoint resolved once, then one ` +
+        `\`S3RequestPresigner.presign\`; the same URL byte for byte).`,
     ].join("\n");
     return { title: "4. Load", markdown, checks, data: { ...data, diagnosis } };
   } finally {

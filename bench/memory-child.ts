@@ -1,7 +1,7 @@
 /**
  * One measured operation in a fresh process, for the memory section. Builds the service as its
  * Lambda handlers do (config, clients, store; the API wrapped in hono's aws-lambda adapter),
- * pointed at the emulators whose environment it is given, warms up (sharp, file-type and the
+ * pointed at the emulators whose environment it is given, warms up (sharp and the
  * router loaded by a first small request), takes the idle RSS, then runs one operation and
  * reports the process's peak RSS (getrusage's maxrss) as one JSON line.
  *

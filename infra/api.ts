@@ -16,6 +16,8 @@ const nodejs = {
   minify: true,
   // sharp loads a native libvips: installed for linux-arm64 into the package, not bundled.
   install: { sharp: corePackage.dependencies.sharp },
+  // Narrows what zod and ElectroDB pull into the bundle (path from sst.config.ts; see the file).
+  plugins: "infra/bundle/plugins.mjs",
 };
 
 /** The whole HTTP API in one function (packages/api/src/handlers/api.ts). */

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -123,6 +123,8 @@ describe("the stack program", () => {
     ] as const) {
       const fn = one("Function", name);
       expect(fn.args).toMatchObject({ runtime: "nodejs22.x", architecture: "arm64", nodejs: { install: { sharp } } });
+      // SST resolves the plugins file from the directory of sst.config.ts (infra/bundle.test.ts tests it).
+      expect(existsSync(join(import.meta.dirname, "..", fn.args.nodejs.plugins as string))).toBe(true);
       expect(fn.args.handler).toBe(file.replace(/\.ts$/, ".handler"));
       expect(readFileSync(join(import.meta.dirname, "..", file), "utf8")).toMatch(
         /export (const|async function|function) handler\b/,

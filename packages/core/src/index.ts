@@ -5,6 +5,6 @@ export { isLocalHost, EndpointGuardError } from "./aws/endpoint-guard.ts";
 export { TABLE, describeTableForCreate } from "./db/table.ts";
 export { createImageStore, type ImageStore, type CreateImageInput, type CreateOptions } from "./image/image-store.ts";
 export * from "./image/image.schema.ts";
-export { ACCEPTED_TYPES, THUMBNAIL_MAX_SIDE, processImage, sniffImageType } from "./image/processing.ts";
+export { ACCEPTED_TYPES, THUMBNAIL_MAX_SIDE, processImage } from "./image/processing.ts";
 export { PENDING_UPLOAD_PREFIX } from "./storage/object-store.ts";
 export type { FinishOutcome, PresignedUpload } from "./image/large-uploads.ts";

@@ -28,21 +28,43 @@ export interface ProcessedImage {
   thumbnail: Buffer;
 }
 
+/**
+ * The libvips loaders of the accepted formats. Every other loader (TIFF, SVG, PDF, JPEG 2000…)
+ * is blocked in this process, so libvips, which finds the format from the magic bytes, never
+ * parses anything else: the type is decided by the same library that decodes.
+ */
+const ACCEPTED_LOADERS = [
+  "VipsForeignLoadJpeg",
+  "VipsForeignLoadPng",
+  "VipsForeignLoadWebp",
+  "VipsForeignLoadNsgif",
+  "VipsForeignLoadHeif",
+];
+
 // Loaded on first use: decoding libraries are heavy, and most requests never touch them.
-const loadSharp = async () => (await import("sharp")).default;
-const loadFileType = async () => (await import("file-type")).fileTypeFromBuffer;
+let sharpLoaded: Promise<typeof import("sharp")> | undefined;
+const loadSharp = () =>
+  (sharpLoaded ??= import("sharp").then(({ default: sharp }) => {
+    sharp.block({ operation: ["VipsForeignLoad"] });
+    sharp.unblock({ operation: ACCEPTED_LOADERS });
+    return sharp;
+  }));
 
 export const isAcceptedType = (type: string): type is AcceptedType => type in ACCEPTED_TYPES;
 
-/** The accepted type the bytes start with, or an `unsupported_type` error. */
-export async function sniffImageType(bytes: Uint8Array): Promise<AcceptedType> {
-  const fileTypeFromBuffer = await loadFileType();
-  const detected = await fileTypeFromBuffer(bytes);
-  if (!detected || !isAcceptedType(detected.mime)) {
-    const what = detected ? detected.mime : "not a recognised image";
-    throw new AppError("unsupported_type", `the file is ${what}; accepted formats are JPEG, PNG, WebP, GIF and AVIF`);
-  }
-  return detected.mime;
+const unsupported = (what: string) =>
+  new AppError("unsupported_type", `the file is ${what}; accepted formats are JPEG, PNG, WebP, GIF and AVIF`);
+
+/** The accepted type libvips read from the header (HEIF holds AVIF, or HEIC, which is refused). */
+function acceptedTypeOf(header: Metadata): AcceptedType {
+  const type =
+    header.format === "heif"
+      ? header.compression === "av1"
+        ? "image/avif"
+        : `image/heif (${header.compression ?? "unknown"})`
+      : `image/${header.format}`;
+  if (!isAcceptedType(type)) throw unsupported(type);
+  return type;
 }
 
 const undecodable = (detail: string, cause?: unknown) =>
@@ -61,21 +83,24 @@ export interface CheckedImage {
 }
 
 /**
- * Sniffs the type from the bytes and refuses the image cheaply, from its header alone, when
- * it has more pixels than allowed: a decompression bomb is refused before any pixel is decoded.
+ * Reads the type from the magic bytes and the size from the header, and refuses the image
+ * cheaply, before any pixel is decoded: a format not accepted, or more pixels than allowed (a
+ * decompression bomb). `source` is the bytes, or the path of a file holding them.
  */
-export async function checkImage(bytes: Uint8Array, options: { maxPixels: number }): Promise<CheckedImage> {
-  const contentType = await sniffImageType(bytes);
+export async function checkImage(source: Uint8Array | string, options: { maxPixels: number }): Promise<CheckedImage> {
   const sharp = await loadSharp();
-  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const animated = contentType === "image/gif" || contentType === "image/webp";
+  const input = typeof source === "string" ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
 
   let header: Metadata;
   try {
     header = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (error) {
+    // libvips knows no loader (or only a blocked one) for these bytes; otherwise the header is bad.
+    if (/unsupported image format/i.test(String((error as Error).message))) throw unsupported("not a recognised image");
     throw undecodable("its header is damaged", error);
   }
+  const contentType = acceptedTypeOf(header);
+  const animated = contentType === "image/gif" || contentType === "image/webp";
   const frameHeight = header.pageHeight ?? header.height ?? 0;
   const pixels = (header.width ?? 0) * frameHeight * (animated ? (header.pages ?? 1) : 1);
   if (!header.width || !frameHeight) throw undecodable("it has no dimensions");

@@ -8,8 +8,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Readable } from "node:stream";
+import { createLinkSigner } from "./link-signer.ts";
 
 /** Files posted straight to S3 land under this prefix; its ObjectCreated events finish them. */
 export const PENDING_UPLOAD_PREFIX = "uploads/";
@@ -29,6 +29,7 @@ export interface PresignedGet {
 
 /** The bucket, in the terms the domain needs: put, delete, check, and a short-lived link. */
 export function createObjectStore(s3: S3Client, bucket: string) {
+  const signGet = createLinkSigner(s3, bucket);
   return {
     bucket,
 
@@ -131,14 +132,15 @@ export function createObjectStore(s3: S3Client, bucket: string) {
       key: string,
       options: { expiresInSeconds: number; contentType: string; fileName: string },
     ): Promise<PresignedGet> {
-      const command = new GetObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        ResponseContentType: options.contentType,
-        ResponseContentDisposition: `inline; filename="${options.fileName.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
-      });
       const expiresAt = new Date(Date.now() + options.expiresInSeconds * 1000);
-      const url = await getSignedUrl(s3, command, { expiresIn: options.expiresInSeconds });
+      const url = await signGet(
+        key,
+        {
+          "response-content-type": options.contentType,
+          "response-content-disposition": `inline; filename="${options.fileName.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+        },
+        options.expiresInSeconds,
+      );
       return { url, expiresAt };
     },
   };

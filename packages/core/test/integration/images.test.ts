@@ -61,6 +61,26 @@ describe("real images", () => {
     expect(await t.objectKeys()).toEqual(before);
   });
 
+  it("never lets libvips parse a format it is not asked to accept: TIFF is refused, a bad PNG header is damaged", async () => {
+    const tiff = await sharp({ create: { width: 30, height: 10, channels: 3, background: "red" } })
+      .tiff()
+      .toBuffer();
+    const before = await t.objectKeys();
+    const refused = await expectKind(t.store.create({ userId: "bob", title: "tiff", bytes: tiff }), "unsupported_type");
+    expect(refused.message).toMatch(/not a recognised image; accepted formats are JPEG, PNG, WebP, GIF and AVIF/);
+    const png = await sharp({ create: { width: 30, height: 10, channels: 3, background: "red" } })
+      .png()
+      .toBuffer();
+    const damaged = await expectKind(
+      t.store.create({ userId: "bob", title: "cut", bytes: png.subarray(0, 20) }),
+      "undecodable",
+    );
+    expect(damaged.message).toMatch(/header is damaged/);
+    expect(await t.objectKeys()).toEqual(before);
+    // The block is libvips-wide in this process: the TIFF loader is refused even to a direct caller.
+    await expect(sharp(tiff).metadata()).rejects.toThrow(/unsupported image format/);
+  });
+
   it("keeps the picture upright: EXIF orientation is applied, then dropped", async () => {
     const sideways = await sharp({ create: { width: 40, height: 20, channels: 3, background: "blue" } })
       .jpeg()
