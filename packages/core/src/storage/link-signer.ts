@@ -12,7 +12,7 @@ export interface LinkOverrides {
 
 /** The bucket's endpoint and how S3 wants it signed; the same for every key of one bucket. */
 interface Target {
-  url: URL;
+  endpoint: { protocol: string; hostname: string; port?: number; host: string; basePath: string };
   presigner: S3RequestPresigner;
   signingRegion?: string;
   signingService?: string;
@@ -49,8 +49,15 @@ export function createLinkSigner(s3: S3Client, bucket: string) {
       throw new Error(`S3 asks for ${scheme.name} signing, which links are not made with`);
     }
     const signingRegion = scheme?.signingRegion;
+    const { protocol, hostname, port, host, pathname } = new URL(endpoint.url.href);
     return {
-      url: new URL(endpoint.url.href),
+      endpoint: {
+        protocol,
+        hostname,
+        port: port ? Number(port) : undefined,
+        host,
+        basePath: pathname.endsWith("/") ? pathname : `${pathname}/`,
+      },
       presigner: new S3RequestPresigner({
         ...s3.config,
         signingName: scheme?.signingName,
@@ -67,16 +74,15 @@ export function createLinkSigner(s3: S3Client, bucket: string) {
       target = undefined;
       throw error;
     });
-    const { url, presigner, signingRegion, signingService } = await target;
-    const base = url.pathname.endsWith("/") ? url.pathname : `${url.pathname}/`;
+    const { endpoint, presigner, signingRegion, signingService } = await target;
     const request = new HttpRequest({
       method: "GET",
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path: `${base}${encodeKey(key)}`,
+      protocol: endpoint.protocol,
+      hostname: endpoint.hostname,
+      port: endpoint.port,
+      path: `${endpoint.basePath}${encodeKey(key)}`,
       query: { ...overrides, "x-id": "GetObject" },
-      headers: { host: url.host },
+      headers: { host: endpoint.host },
     });
     const signed = await presigner.presign(request, { expiresIn: expiresInSeconds, signingRegion, signingService });
     return formatUrl(signed);
