@@ -198,8 +198,18 @@ function load(sections: SectionResult[]): string[] {
 function memory(sections: SectionResult[]): string[] {
   const data = of<MemoryData>(sections, "5. Memory");
   if (!data) return [];
-  const [direct, refused, directFlipped, finish, fetched, finishFlipped, streamed, fromDisk] = data.rows;
-  if (!direct || !refused || !directFlipped || !finish || !fetched || !finishFlipped || !streamed || !fromDisk)
+  const [direct, refused, directFlipped, finish, fetched, finishFlipped, streamed, fromDisk, before] = data.rows;
+  if (
+    !direct ||
+    !refused ||
+    !directFlipped ||
+    !finish ||
+    !fetched ||
+    !finishFlipped ||
+    !streamed ||
+    !fromDisk ||
+    !before
+  )
     return [];
   const x = (row: { above: number; file: number }) => ratio(row.above / row.file);
   const coefficients = (pixels: number) => mib(pixels * 6);
@@ -228,27 +238,22 @@ function memory(sections: SectionResult[]): string[] {
       `(${mib(direct.above)} for a 4 MiB file, far inside the function's 1,536 MB). A multipart parser run ` +
       `straight on the decoded body (no Request/FormData round trip) would save a copy or two, not the factor.`,
     "",
-    `**Finishing.** Reading the object into memory alone takes ${mib(fetched.above)} (${x(fetched)}): the ` +
-      `object's bytes plus the SDK's body chunks, which stay allocated until V8 next collects; the whole step peaks ` +
-      `at ${x(finish)}. Streaming the object into sharp does no better (${x(streamed)}): sharp buffers a stream ` +
-      `input whole. ` +
-      (fromDisk.above < finish.above * 0.9
-        ? `The same file read from local disk and re-encoded beside its thumbnail peaks at ${mib(fromDisk.above)} ` +
-          `(${x(fromDisk)}): that is this design's floor (sharp needs the whole input; then the encoder's working ` +
-          `memory and its output chunks), and the rest of the finishing step's peak is the download's garbage. `
-        : `The same file read from local disk and re-encoded beside its thumbnail peaks as high ` +
-          `(${mib(fromDisk.above)}, ${x(fromDisk)}), so the download is not what stands in the way: the input held ` +
-          `whole (sharp needs it so, from a buffer, a stream or a file), the decoder's and encoder's working memory ` +
-          `and the output's chunks until V8 collects them add up to this. `) +
-      `These figures move between runs by up to the size of the file, with the collector's timing (the bracketed ` +
-      `runs agree within a run), so 3× sits inside their spread and is not reliably reachable with sharp in Node. ` +
-      (fromDisk.above < finish.above * 0.9
-        ? `What would narrow it, not measured here: in packages/core/src/storage/object-store.ts \`getBytes\`, ` +
-          `fetch the object in ranged GETs of a few MiB copied into one buffer of its ContentLength, so the ` +
-          `download's garbage stays a few MiB. `
-        : `No change tried gets it reliably under: making the thumbnail after the re-encode instead of beside it ` +
-          `saved about 6 MiB in a trial, \`sharp.cache(false)\` nothing measurable. The honest target for this ` +
-          `step is an absolute one. `) +
+    `**Finishing: ${x(finish)}, ${finish.above / finish.file < 3 ? "under" : "over"} 3×.** The step works through ` +
+      `files in the OS temp folder, one step after the other, so that no two steps' memory adds up ` +
+      `(packages/core/src/image/large-uploads.ts, \`storeNormalised\`): the object is streamed into a file ` +
+      `(alone ${mib(fetched.above)}, ${x(fetched)}: the SDK's 64 KiB body chunks, garbage until V8 collects them); ` +
+      `libvips reads the type and the dimensions from that file's header; it re-encodes the file into another ` +
+      `file, mapping the input and decoding it in strips, so no byte of the picture reaches JavaScript (the mapped ` +
+      `input counts in RSS as it is read, about 1× the file, as clean file pages the kernel may drop); the ` +
+      `thumbnail is made from the file after that (shrunk on load), and only then is the re-encoded file hashed ` +
+      `and streamed to S3 in 5 MiB parts. libvips' operation cache is off (packages/core/src/image/processing.ts): ` +
+      `it kept the re-encode's load, and so its mapping, open while the thumbnail mapped the file again. The same ` +
+      `steps on the file already on local disk peak at ${mib(fromDisk.above)} (${x(fromDisk)}); the download adds ` +
+      `${mib(Math.max(0, finish.above - fromDisk.above))}, its chunks not yet collected. The design before (the object's bytes in memory, re-encoded into the ` +
+      `multipart upload beside the thumbnail, the cache on) peaks at ${mib(before.above)} (${x(before)}) in this ` +
+      `run; streaming the object into sharp (${x(streamed)}) does no better, since sharp buffers a stream input ` +
+      `whole. Lambda's /tmp holds 512 MB unless the function is given more: enough for a 50 MiB upload and its ` +
+      `re-encoding, not for uploads near the 5 GiB that \`MAX_LARGE_UPLOAD_BYTES\` may be set to. ` +
       `The finishing function has 2,048 MB; its peak here is ${mib(finish.above)} above idle.`,
   ];
 }

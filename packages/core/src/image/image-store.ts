@@ -34,6 +34,8 @@ export interface ImageStoreDeps {
   now?: () => Date;
   /** Where failures that leave something behind are reported (the store keeps going). */
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Where finishing a large upload keeps its files while it works; the OS temp folder by default. */
+  tempDir?: string;
 }
 
 export interface CreateImageInput {
@@ -64,7 +66,13 @@ const defaultLog = (event: string, fields: Record<string, unknown>) =>
  * The image store: every way the service reads and changes images. Bytes go to S3, metadata
  * to DynamoDB; each change is all or nothing to a reader.
  */
-export function createImageStore({ config, clients, now = () => new Date(), log = defaultLog }: ImageStoreDeps) {
+export function createImageStore({
+  config,
+  clients,
+  now = () => new Date(),
+  log = defaultLog,
+  tempDir,
+}: ImageStoreDeps) {
   const db = createDb(clients.dynamo, config.tableName);
   const { image, imageDeletion, catalog } = db.entities;
   const objects = createObjectStore(clients.s3, config.bucketName);
@@ -110,7 +118,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
   async function readRecord(imageId: string): Promise<ImageRecord | null> {
     if (!ImageId.safeParse(imageId).success) return null;
     try {
-      const { data } = await image.get({ imageId }).go({ consistent: true });
+      const { data } = await image.get({ imageId }).go({ consistent: true, originalErr: true });
       return (data as ImageRecord | null) ?? null;
     } catch (error) {
       throw toAppError(error, "reading the image");
@@ -144,7 +152,7 @@ export function createImageStore({ config, clients, now = () => new Date(), log 
 
   const once = createIdempotency(db, now);
   const takeUploadSlot = createUploadRateLimit(db, config.uploadRateLimitPerMinute, now);
-  const largeUploads = createLargeUploads({ db, objects, config, now, log, takeUploadSlot, months });
+  const largeUploads = createLargeUploads({ db, objects, config, now, log, takeUploadSlot, months, tempDir });
 
   const requestHash = (...parts: (string | Uint8Array)[]) => {
     const hash = createHash("sha256");

@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
-import { PassThrough } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { EntityItem } from "electrodb";
 import { ulid } from "ulid";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/service.ts";
 import { commitTransaction } from "../db/transaction.ts";
-import { AppError, isAppError, isConditionFailure, isTransientAwsError, toAppError } from "../errors.ts";
+import { AppError, isAppError, isConditionFailure, toAppError } from "../errors.ts";
 import { objectKeys, PENDING_UPLOAD_PREFIX, type ObjectStore } from "../storage/object-store.ts";
 import { LargeUploadRequest, UserId, type ImageInfo } from "./image.schema.ts";
 import { monthOf } from "./listing.ts";
@@ -43,6 +45,8 @@ export interface LargeUploadDeps {
   /** Counts the upload against the user's rate limit, or refuses it. */
   takeUploadSlot: (userId: string) => Promise<void>;
   months: MonthCatalog;
+  /** Where finishing keeps an upload's files while it works on them; the OS temp folder by default. */
+  tempDir?: string;
 }
 
 const PENDING_KEY = /^uploads\/(img_[0-9A-HJKMNP-TV-Z]{26})$/;
@@ -73,7 +77,16 @@ export function uploadToImageInfo(upload: UploadRecord, bucket: string): ImageIn
  * one key and records a pending image; when the object arrives, `finish` checks it exactly as
  * a direct upload is checked and turns the image ready, or removes it and keeps the reason.
  */
-export function createLargeUploads({ db, objects, config, now, log, takeUploadSlot, months }: LargeUploadDeps) {
+export function createLargeUploads({
+  db,
+  objects,
+  config,
+  now,
+  log,
+  takeUploadSlot,
+  months,
+  tempDir = tmpdir(),
+}: LargeUploadDeps) {
   const { upload: uploads } = db.entities;
   const epochSeconds = () => Math.floor(now().getTime() / 1000);
 
@@ -155,60 +168,56 @@ export function createLargeUploads({ db, objects, config, now, log, takeUploadSl
       });
   }
 
-  /** Re-encodes the upright image into its final key while hashing it, in parts. */
-  async function storeNormalised(bytes: Uint8Array, upload: UploadRecord) {
-    const image = await checkImage(bytes, { maxPixels: config.maxImagePixels });
+  /**
+   * Checks the object at `key` as a direct upload is checked and stores it re-encoded, upright,
+   * with its thumbnail; null when the object is gone. The steps run one after the other, on files
+   * in `folder`, so that no two of them hold memory at once: the object is streamed into a file,
+   * libvips checks that file's header, then re-encodes it into another file (it maps the file it
+   * reads and decodes it in strips; no byte of the picture reaches JavaScript), then the
+   * thumbnail is made (shrunk on load), and last the re-encoded file is hashed and sent in parts.
+   */
+  async function storeNormalised(key: string, folder: string, upload: UploadRecord) {
+    const original = join(folder, "original");
+    if (!(await objects.downloadToFile(key, original))) return null;
+    const image = await checkImage(original, { maxPixels: config.maxImagePixels });
     if (image.contentType !== upload.contentType) {
       throw new AppError(
         "unsupported_type",
         `the file is ${image.contentType}, not the declared ${upload.contentType}`,
       );
     }
-    const key = objectKeys.original(upload.imageId, image.extension);
+    const normalised = join(folder, `normalised.${image.extension}`);
+    const { width, height, pageHeight } = await image
+      .encode()
+      .toFile(normalised)
+      .catch((error: unknown) => Promise.reject(undecodableData(error)));
+    const thumbnail = await image.thumbnail();
     const hash = createHash("sha256");
     let size = 0;
-    const counted = new PassThrough();
-    counted.on("data", (chunk: Buffer) => {
+    for await (const chunk of createReadStream(normalised) as AsyncIterable<Buffer>) {
       hash.update(chunk);
       size += chunk.length;
-    });
-    const encoder = image.encode();
-    const info = new Promise<{ width: number; height: number; pageHeight?: number }>((resolve) =>
-      encoder.once("info", resolve),
-    );
-    const thumbnailKey = objectKeys.thumbnail(upload.imageId);
-    const cleanUp = () => objects.deleteMany([key, thumbnailKey]).catch(() => undefined);
-    // Every branch settles before anything is cleaned up, so no write lands after the cleanup.
-    const [encoded, stored, thumbnail] = await Promise.allSettled([
-      pipeline(encoder, counted),
-      objects.putStream(key, counted, image.contentType),
-      image.thumbnail(),
-    ]);
-    // When the encoder fails, the upload reading from it fails too: blame S3 only for its own errors.
-    const storageFailed = stored.status === "rejected" && fromAws(stored.reason);
-    if (
-      storageFailed ||
-      (stored.status === "rejected" && encoded.status === "fulfilled" && thumbnail.status === "fulfilled")
-    ) {
-      await cleanUp();
-      throw toAppError((stored as PromiseRejectedResult).reason, "storing the image");
     }
-    if (encoded.status === "rejected" || thumbnail.status === "rejected" || stored.status === "rejected") {
+    const storedKey = objectKeys.original(upload.imageId, image.extension);
+    const thumbnailKey = objectKeys.thumbnail(upload.imageId);
+    const cleanUp = () => objects.deleteMany([storedKey, thumbnailKey]).catch(() => undefined);
+    const body = createReadStream(normalised);
+    try {
+      await objects.putStream(storedKey, body, image.contentType);
+    } catch (error) {
       await cleanUp();
-      const failed = [encoded, thumbnail, stored].find(
-        (result) => result.status === "rejected",
-      ) as PromiseRejectedResult;
-      throw isAppError(failed.reason) ? failed.reason : undecodableData(failed.reason);
+      throw toAppError(error, "storing the image");
+    } finally {
+      body.destroy();
     }
     try {
-      await objects.put(thumbnailKey, thumbnail.value, THUMBNAIL_TYPE);
+      await objects.put(thumbnailKey, thumbnail, THUMBNAIL_TYPE);
     } catch (error) {
       await cleanUp();
       throw toAppError(error, "storing the thumbnail");
     }
-    const { width, height, pageHeight } = await info;
     return {
-      key,
+      key: storedKey,
       contentType: image.contentType,
       width,
       height: pageHeight ?? height,
@@ -244,16 +253,21 @@ export function createLargeUploads({ db, objects, config, now, log, takeUploadSl
         return "failed";
       }
       await months.noteMonth(monthOf(upload.uploadTime));
-      const bytes = await objects.getBytes(key);
-      if (bytes === null) return "ignored"; // Removed since: another run of this event got there first.
+      // Lambda keeps /tmp between invocations: the folder goes whatever happens in it.
+      const folder = await mkdtemp(join(tempDir, "images-finish-"));
       let stored: Awaited<ReturnType<typeof storeNormalised>>;
       try {
-        stored = await storeNormalised(bytes, upload);
+        stored = await storeNormalised(key, folder, upload);
       } catch (error) {
         if (!isAppError(error) || error.kind === "unavailable") throw error;
         await markFailed(upload, error);
         return "failed";
+      } finally {
+        await rm(folder, { recursive: true, force: true }).catch((error: unknown) =>
+          log("upload_files_left", { folder, error: String(error) }),
+        );
       }
+      if (stored === null) return "ignored"; // Removed since: another run of this event got there first.
       const record: ImageRecord = {
         imageId,
         userId: upload.userId,
@@ -332,9 +346,4 @@ export function createLargeUploads({ db, objects, config, now, log, takeUploadSl
   }
 
   return { start, finish, finishWaiting, read, discard };
-}
-
-/** An error from the AWS SDK (it carries response metadata, or is a known transient failure). */
-function fromAws(error: unknown): boolean {
-  return isTransientAwsError(error) || (typeof error === "object" && error !== null && "$metadata" in error);
 }

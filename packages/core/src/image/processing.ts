@@ -47,6 +47,10 @@ const loadSharp = () =>
   (sharpLoaded ??= import("sharp").then(({ default: sharp }) => {
     sharp.block({ operation: ["VipsForeignLoad"] });
     sharp.unblock({ operation: ACCEPTED_LOADERS });
+    // libvips' operation cache would keep recent loads open for a reuse that never comes (every
+    // image is new): a file input stays mapped, so a large upload's file would count twice in
+    // memory when its thumbnail opens it again after the re-encode.
+    sharp.cache(false);
     return sharp;
   }));
 

@@ -8,7 +8,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
+import { createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { createLinkSigner } from "./link-signer.ts";
 
 /** Files posted straight to S3 land under this prefix; its ObjectCreated events finish them. */
@@ -125,6 +127,22 @@ export function createObjectStore(s3: S3Client, bucket: string) {
         error.name = failed[0]?.Code === "SlowDown" ? "SlowDown" : "InternalError";
         throw error;
       }
+    },
+
+    /**
+     * Streams the object into a new file at `path`, never holding it whole; false when there is
+     * no object. A download that breaks off rejects, and what it wrote stays for the caller to remove.
+     */
+    async downloadToFile(key: string, path: string): Promise<boolean> {
+      let body: Readable | undefined;
+      try {
+        body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as Readable | undefined;
+      } catch (error) {
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+        throw error;
+      }
+      await pipeline(body ?? [], createWriteStream(path, { flags: "wx" }));
+      return true;
     },
 
     /** A GET link that expires, served with the stored content type and a safe file name. */

@@ -1,4 +1,7 @@
 import { createHash } from "node:crypto";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors.ts";
@@ -183,6 +186,99 @@ describe("a store whose first image arrives straight to S3", () => {
       expect(await fresh.store.finishUpload(started.upload.fields.key!)).toBe("ready");
       expect((await fresh.store.list({})).items.map((image) => image.image_id)).toEqual([started.image.image_id]);
     } finally {
+      await fresh.stop();
+    }
+  });
+});
+
+describe("a large upload is normalised as a direct one is", () => {
+  it("turns a sideways JPEG upright and drops its orientation; an animated GIF keeps its frames", async () => {
+    const fresh = await startTestStore({}, { autoFinish: false });
+    try {
+      const finished = async (bytes: Uint8Array, contentType: string) => {
+        const started = await fresh.store.startLargeUpload("lee", { title: "t", contentType, sizeBytes: bytes.length });
+        expect((await postToS3(started.upload, bytes)).status).toBeLessThan(300);
+        expect(await fresh.store.finishUpload(started.upload.fields.key!)).toBe("ready");
+        return fresh.store.getWithLinks(started.image.image_id, "lee");
+      };
+      const sideways = await sharp({ create: { width: 40, height: 20, channels: 3, background: "blue" } })
+        .jpeg()
+        .withMetadata({ orientation: 6 })
+        .toBuffer();
+      const upright = await finished(sideways, "image/jpeg");
+      expect([upright.width, upright.height]).toEqual([20, 40]);
+      const stored = Buffer.from(await (await fetch(upright.download_url!)).arrayBuffer());
+      const meta = await sharp(stored).metadata();
+      expect([meta.width, meta.height, meta.orientation, meta.exif]).toEqual([20, 40, undefined, undefined]);
+
+      const frames = await Promise.all(
+        ["red", "green", "blue"].map((background) =>
+          sharp({ create: { width: 30, height: 10, channels: 3, background } })
+            .png()
+            .toBuffer(),
+        ),
+      );
+      const gif = await sharp(frames, { join: { animated: true } })
+        .gif()
+        .toBuffer();
+      const animated = await finished(gif, "image/gif");
+      expect([animated.width, animated.height]).toEqual([30, 10]);
+      const frameCount = await fetch(animated.download_url!)
+        .then((response) => response.arrayBuffer())
+        .then((bytes) => sharp(Buffer.from(bytes), { animated: true }).metadata());
+      expect(frameCount.pages).toBe(3);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
+
+describe("the finishing step's files in the temp folder", () => {
+  it("are there while it works and gone after a ready image, a damaged file and a failing S3", async () => {
+    const fresh = await startTestStore({}, { autoFinish: false });
+    const tempDir = await mkdtemp(join(tmpdir(), "images-finish-test-"));
+    try {
+      const store = createImageStore({ config: fresh.config, clients: fresh.clients, tempDir, log: () => {} });
+      // What the temp folder held each time the re-encoded image was sent; S3 fails it on demand.
+      const held: string[][] = [];
+      let failStoring = false;
+      fresh.clients.s3.middlewareStack.add(
+        (next, context) => async (args) => {
+          const key = String((args.input as { Key?: string }).Key);
+          if (context.commandName === "PutObjectCommand" && key.startsWith("images/")) {
+            held.push((await readdir(tempDir, { recursive: true })).map((path) => path.replace(/^[^/]+/, "…")));
+            if (failStoring) {
+              throw Object.assign(new Error("slow down"), { name: "SlowDown", $metadata: { httpStatusCode: 503 } });
+            }
+          }
+          return next(args);
+        },
+        { step: "initialize", name: "watchTempFolder" },
+      );
+      const pending = async (bytes: Uint8Array, contentType: string) => {
+        const started = await fresh.store.startLargeUpload("kim", { title: "t", contentType, sizeBytes: bytes.length });
+        expect((await postToS3(started.upload, bytes)).status).toBeLessThan(300);
+        return started.upload.fields.key!;
+      };
+
+      expect(await store.finishUpload(await pending(await tinyPng(31), "image/png"))).toBe("ready");
+      expect(held.pop()?.sort()).toEqual(["…", "…/normalised.png", "…/original"]);
+      expect(await readdir(tempDir)).toEqual([]);
+
+      const cut = fixture("FreshFlower.jpg").subarray(0, 40_000);
+      expect(await store.finishUpload(await pending(cut, "image/jpeg"))).toBe("failed");
+      expect(await readdir(tempDir)).toEqual([]);
+
+      const key = await pending(await tinyPng(32), "image/png");
+      failStoring = true;
+      await expect(store.finishUpload(key)).rejects.toMatchObject({ kind: "unavailable" });
+      expect(held).toHaveLength(1);
+      expect(await readdir(tempDir)).toEqual([]);
+      failStoring = false;
+      expect(await store.finishUpload(key)).toBe("ready");
+      expect(await readdir(tempDir)).toEqual([]);
+    } finally {
+      await rm(tempDir, { recursive: true, force: true });
       await fresh.stop();
     }
   });
