@@ -387,13 +387,14 @@ export async function runColdStart(options: ColdStartOptions): Promise<SectionRe
     const markdown = [
       `Bundled with esbuild ${(await import("esbuild")).version} as SST deploys the function (\`infra/api.ts\`: ` +
         `minify, ESM with the createRequire banner, module fields first, target node22, \`sharp\` external ` +
-        `because it is installed beside the bundle; every @aws-sdk package bundled). "Import" is ` +
+        `because it is installed beside the bundle, every @aws-sdk package bundled, and the esbuild plugins of ` +
+        `\`infra/bundle/plugins.mjs\`). "Import" is ` +
         `\`performance.now()\` around \`await import(bundle)\` in a fresh \`node\` with the Lambda's environment ` +
         `(table, bucket, JWKS issuer, cursor secret, fake credentials): compile, evaluation and the handler's ` +
         `set-up (config, clients, store, app). Median of ${options.runs} processes per bundle, the bundles taking ` +
-        `turns. An empty \`node -e ""\` takes ${ms(median(empty))} ms from spawn to exit here. The "what if" rows ` +
-        `are the same build with a dependency replaced by a stand-in (bench/what-if/) or left out, to price the ` +
-        `changes proposed in the report; each row keeps the changes of the row above.`,
+        `turns. An empty \`node -e ""\` takes ${ms(median(empty))} ms from spawn to exit here. The other rows are ` +
+        `the deployed build changed in one way each: without the plugins, with esbuild's code splitting (size at ` +
+        `load, then in all), or with pino replaced by a stand-in (bench/what-if/pino-lite.mjs), to price each.`,
       "",
       table(
         ["bundle", "size", "size / floor", "import (ms)", "import / floor", "process start → handler (ms)", "RSS"],

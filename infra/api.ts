@@ -40,6 +40,9 @@ export const finishUploadFunction = new sst.aws.Function("FinishUploadFunction",
   architecture,
   timeout: "2 minutes",
   memory: "2048 MB",
+  // Finishing keeps the upload and its re-encoding as files in /tmp: about twice
+  // MAX_LARGE_UPLOAD_BYTES (50 MiB by default), with room to spare. Raise both together.
+  storage: "1024 MB",
   link,
   environment,
   nodejs,

@@ -123,6 +123,7 @@ describe("the stack program", () => {
     ] as const) {
       const fn = one("Function", name);
       expect(fn.args).toMatchObject({ runtime: "nodejs22.x", architecture: "arm64", nodejs: { install: { sharp } } });
+      if (name === "FinishUploadFunction") expect(fn.args.storage).toBe("1024 MB");
       // SST resolves the plugins file from the directory of sst.config.ts (infra/bundle.test.ts tests it).
       expect(existsSync(join(import.meta.dirname, "..", fn.args.nodejs.plugins as string))).toBe(true);
       expect(fn.args.handler).toBe(file.replace(/\.ts$/, ".handler"));

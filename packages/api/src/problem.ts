@@ -68,7 +68,7 @@ export function problemResponse(
   };
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": PROBLEM_CONTENT_TYPE, ...options.headers },
+    headers: { "content-type": PROBLEM_CONTENT_TYPE, "x-content-type-options": "nosniff", ...options.headers },
   });
 }
 

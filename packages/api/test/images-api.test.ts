@@ -377,9 +377,23 @@ describe("the rest of the surface", () => {
   });
 
   it("marks every answer nosniff and gives it a request id", async () => {
-    for (const response of [await t.call("GET", "/health"), await t.call("GET", "/images", { user: null })]) {
-      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
-      expect(response.headers.get("x-request-id")).toBeTruthy();
+    const created = await t.upload("alice", await tinyPng(3), { title: "nosniff" });
+    const { image_id: id } = (await created.json()) as Image;
+    const answers = [
+      created,
+      await t.call("GET", "/health"),
+      await t.call("GET", `/images/${id}`),
+      await t.call("GET", "/images?tag=none-such"),
+      await t.call("GET", "/images", { user: null }),
+      await t.call("GET", "/images?limit=abc"),
+      await t.call("GET", "/no-such-route"),
+      await t.call("PUT", `/images/${id}`),
+      await t.call("GET", "/openapi.json"),
+    ];
+    expect(answers.map((response) => response.status)).toEqual([201, 200, 200, 200, 401, 400, 404, 405, 200]);
+    for (const response of answers) {
+      expect([response.status, response.headers.get("x-content-type-options")]).toEqual([response.status, "nosniff"]);
+      expect([response.status, response.headers.get("x-request-id")]).toEqual([response.status, expect.any(String)]);
     }
   });
 });

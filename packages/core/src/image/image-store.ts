@@ -118,6 +118,8 @@ export function createImageStore({
   async function readRecord(imageId: string): Promise<ImageRecord | null> {
     if (!ImageId.safeParse(imageId).success) return null;
     try {
+      // The hottest read: originalErr spares ElectroDB building an Error (a stack trace) on every
+      // call in case one fails; toAppError reads the SDK's error as well as ElectroDB's wrapper.
       const { data } = await image.get({ imageId }).go({ consistent: true, originalErr: true });
       return (data as ImageRecord | null) ?? null;
     } catch (error) {
