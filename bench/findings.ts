@@ -11,6 +11,7 @@ interface ColdData {
   appPackages: Record<string, number>;
   appProfile: Record<string, number>;
   floorProfile: Record<string, number>;
+  onNode22?: { label: string; app: number; floor: number }[];
 }
 interface Measured {
   rps: number;
@@ -94,14 +95,19 @@ function coldStart(sections: SectionResult[]): string[] {
       `be stubbed out of the bundle: tried, the Service then takes its entities for models). Bytes matter little: ` +
       `the plugin's 256 KiB save ${ms(unplugged.importMs - app.importMs)} ms, and code splitting, which leaves the ` +
       `chunks loaded on first use (OpenAPI document, image processing, large uploads) unparsed at load ` +
-      `(${kib(split.built.bytes)} at load), saves ${ms(app.importMs - split.importMs)} ms. A 1.5× target leaves the ` +
+      `(${kib(split.built.bytes)} at load), ${app.importMs - split.importMs > 1 ? `saves ${ms(app.importMs - split.importMs)} ms` : `saves nothing measurable (${ms(split.importMs - app.importMs)} ms more in this run)`}. A 1.5× target leaves the ` +
       `whole application ${ms(floor.importMs / 2)} ms on top of the SDK clients; evaluating those libraries alone is ` +
       `${((100 * libraries) / appTotal).toFixed(0)}% of the profiled import, about ${ms(librariesMs)} ms of the ` +
       `unprofiled one, before compiling a byte of them. So the target cannot be met while the function carries this ` +
-      `stack (Hono with zod-openapi, zod, ElectroDB). What would narrow it further: Node 22's module compile cache ` +
-      `(\`module.enableCompileCache()\`; the function runs nodejs22.x) built at deploy time and shipped in the ` +
-      `package — its cache is keyed to the exact Node build, which Lambda updates on its own schedule, and Node 20 ` +
-      `here cannot measure it.`,
+      `stack (Hono with zod-openapi, zod, ElectroDB). ` +
+      (data.onNode22 && data.onNode22.length === 2
+        ? `On Node 22, which the function runs on, it is ${ratio(data.onNode22[0]!.app / data.onNode22[0]!.floor)} ` +
+          `(${ms(data.onNode22[0]!.app)} against ${ms(data.onNode22[0]!.floor)} ms); Node 22's module compile ` +
+          `cache, filled beforehand, takes the function to ${ms(data.onNode22[1]!.app)} ms, but the floor to ` +
+          `${ms(data.onNode22[1]!.floor)} ms with it (${ratio(data.onNode22[1]!.app / data.onNode22[1]!.floor)}), ` +
+          `and the cache is keyed to the exact Node build, which Lambda updates on its own schedule: not a way ` +
+          `to the target either.`
+        : `Node 22's module compile cache was not measured in this run (BENCH_NODE22).`),
   ];
   return lines;
 }

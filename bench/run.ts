@@ -11,6 +11,8 @@
  *                       itself (rougher numbers)
  *   BENCH_ONLY=<words>  only the sections whose names contain one of these comma-separated words
  *                       (cold, listing, load, memory), to work on one
+ *   BENCH_NODE22=0      skips the cold starts on Node 22 (otherwise a Node 22 binary is fetched
+ *                       once from npm's node-<platform>-<arch> package into the OS temp folder)
  *   BENCH_RENDER=<file> writes RESULTS.md again from the raw results a run left in <file>
  *                       (every run leaves them in the OS temp folder), without measuring
  *
