@@ -53,15 +53,14 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
   // One line a request, with its request id, never its headers (tokens) or bodies (links).
   app.use(async (c, next) => {
     const started = performance.now();
-    const log = logger.child({ requestId: c.get("requestId") });
-    c.set("log", log);
     // Set before the answer exists, so that c.json() and friends build it with the header:
     // changing an answer after it is built makes Hono copy it (and the Node adapter turn its
     // light answer into a full web Response), a measurable share of a read. Problem answers,
     // built as whole Responses, carry the header themselves (problem.ts).
     c.header("x-content-type-options", "nosniff");
     await next();
-    log.info({
+    logger.info({
+      requestId: c.get("requestId"),
       event: "request",
       method: c.req.method,
       path: c.req.path,
@@ -82,7 +81,7 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
     );
   }
   app.onError((error, c) => {
-    const log = c.get("log") ?? logger.child({ requestId: c.get("requestId") });
+    const log = logger.child({ requestId: c.get("requestId") });
     const response = errorToResponse(error, c, (level, fields) => log[level](fields));
     response.headers.set("x-request-id", c.get("requestId"));
     response.headers.set("x-content-type-options", "nosniff");
