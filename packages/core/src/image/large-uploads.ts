@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EntityItem } from "electrodb";
@@ -50,6 +50,14 @@ export interface LargeUploadDeps {
 }
 
 const PENDING_KEY = /^uploads\/(img_[0-9A-HJKMNP-TV-Z]{26})$/;
+
+/** Each finishing run works in a folder of its own under the temp folder, named so. */
+const FOLDER_PREFIX = "images-finish-";
+/**
+ * A run's folder older than this was left by a run that crashed or timed out (the finishing
+ * function stops after 2 minutes; the Lambda keeps /tmp for its next invocations).
+ */
+const STALE_FOLDER_MS = 15 * 60 * 1000;
 
 /** A pending or failed upload in the contract's terms. */
 export function uploadToImageInfo(upload: UploadRecord, bucket: string): ImageInfo {
@@ -226,6 +234,24 @@ export function createLargeUploads({
     };
   }
 
+  /** Removes finishing folders that outlived any run; never fails the run that sweeps. */
+  async function sweepStaleFolders(): Promise<void> {
+    const names = await readdir(tempDir).catch(() => [] as string[]);
+    const limit = Date.now() - STALE_FOLDER_MS;
+    for (const name of names.filter((entry) => entry.startsWith(FOLDER_PREFIX))) {
+      const folder = join(tempDir, name);
+      const changed = await stat(folder).then(
+        (info) => info.mtimeMs,
+        () => Number.POSITIVE_INFINITY,
+      );
+      if (changed < limit) {
+        await rm(folder, { recursive: true, force: true }).catch((error: unknown) =>
+          log("upload_files_left", { folder, error: String(error) }),
+        );
+      }
+    }
+  }
+
   /**
    * Finishes the object S3 reported at `key`: at least once, maybe late, maybe twice. Only a
    * pending upload's own object is checked; anything else under the prefix is removed.
@@ -253,8 +279,10 @@ export function createLargeUploads({
         return "failed";
       }
       await months.noteMonth(monthOf(upload.uploadTime));
-      // Lambda keeps /tmp between invocations: the folder goes whatever happens in it.
-      const folder = await mkdtemp(join(tempDir, "images-finish-"));
+      // Lambda keeps /tmp between invocations: the folder goes whatever happens in it, and what a
+      // crashed run left is swept by the next one.
+      await sweepStaleFolders();
+      const folder = await mkdtemp(join(tempDir, FOLDER_PREFIX));
       let stored: Awaited<ReturnType<typeof storeNormalised>>;
       try {
         stored = await storeNormalised(key, folder, upload);

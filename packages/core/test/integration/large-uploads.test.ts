@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -277,6 +277,32 @@ describe("the finishing step's files in the temp folder", () => {
       failStoring = false;
       expect(await store.finishUpload(key)).toBe("ready");
       expect(await readdir(tempDir)).toEqual([]);
+    } finally {
+      await rm(tempDir, { recursive: true, force: true });
+      await fresh.stop();
+    }
+  });
+
+  it("sweeps what a crashed run left, once it is older than any run, and nothing else", async () => {
+    const fresh = await startTestStore({}, { autoFinish: false });
+    const tempDir = await mkdtemp(join(tmpdir(), "images-finish-test-"));
+    try {
+      const store = createImageStore({ config: fresh.config, clients: fresh.clients, tempDir, log: () => {} });
+      const hourAgo = new Date(Date.now() - 3600_000);
+      for (const name of ["images-finish-crashed", "images-finish-running", "someone-else"]) {
+        await mkdir(join(tempDir, name));
+        await writeFile(join(tempDir, name, "original"), "bytes");
+        if (name !== "images-finish-running") await utimes(join(tempDir, name), hourAgo, hourAgo);
+      }
+      const bytes = await tinyPng(33);
+      const started = await fresh.store.startLargeUpload("lee", {
+        title: "t",
+        contentType: "image/png",
+        sizeBytes: bytes.length,
+      });
+      expect((await postToS3(started.upload, bytes)).status).toBeLessThan(300);
+      expect(await store.finishUpload(started.upload.fields.key!)).toBe("ready");
+      expect((await readdir(tempDir)).sort()).toEqual(["images-finish-running", "someone-else"]);
     } finally {
       await rm(tempDir, { recursive: true, force: true });
       await fresh.stop();
