@@ -11,33 +11,15 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { build, type BuildOptions, type Metafile, type Plugin } from "esbuild";
-import deployedPlugins from "../infra/bundle/plugins.mjs";
+import { deployedBuildOptions } from "../infra/bundle/build-options.mjs";
 import { BENCH_DIR, childEnv, kib, median, ms, ratio, REPO_DIR, table, type SectionResult } from "./support.ts";
 
 const run = promisify(execFile);
 const SIZE_TARGET = 1.2 * 1000 * 1000;
 const INIT_TARGET = 1.5;
 
-/**
- * As SST builds a Node function with `nodejs: { minify: true, install: ["sharp"], plugins }` and
- * the default ESM format: bundled, minified, module fields before main, the createRequire banner,
- * the installed package left external, and infra/bundle/plugins.mjs (added per variant, below).
- * The @aws-sdk packages are bundled.
- */
-const DEPLOYED: BuildOptions = {
-  bundle: true,
-  minify: true,
-  platform: "node",
-  target: "node22",
-  format: "esm",
-  mainFields: ["module", "main"],
-  external: ["sharp"],
-  banner: {
-    js: "import { createRequire as topLevelCreateRequire } from 'module';const require = topLevelCreateRequire(import.meta.url);",
-  },
-  metafile: true,
-  logLevel: "error",
-};
+/** As SST deploys the function (infra/bundle/build-options.mjs), with a metafile to read. */
+const DEPLOYED: BuildOptions = { ...deployedBuildOptions, plugins: [], metafile: true, logLevel: "error" };
 
 /** What the Lambda environment gives the function; the credentials are fake and never used. */
 const LAMBDA_ENV = {
@@ -113,7 +95,7 @@ async function bundle(variant: Variant, outRoot: string, extra: BuildOptions = {
     entryPoints: { index: variant.entry },
     outdir,
     outExtension: { ".js": ".mjs" },
-    plugins: [...(variant.asDeployed === false ? [] : deployedPlugins), ...(variant.plugins ?? [])],
+    plugins: [...(variant.asDeployed === false ? [] : deployedBuildOptions.plugins), ...(variant.plugins ?? [])],
     ...variant.build,
     ...extra,
   });

@@ -85,8 +85,8 @@ if (mode === "direct") {
   }
 } else if (mode === "in-memory") {
   sharp.cache({ memory: 50, files: 20, items: 100 });
-  const bytes = await objects.getBytes(argument);
-  if (!bytes) throw new Error("no object");
+  const out = await clients.s3.send(new GetObjectCommand({ Bucket: config.bucketName, Key: argument }));
+  const bytes = await out.Body!.transformToByteArray();
   const image = await checkImage(bytes, { maxPixels: config.maxImagePixels });
   const hash = createHash("sha256");
   const counted = new PassThrough();

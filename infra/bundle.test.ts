@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signDevelopmentToken } from "../packages/api/src/development-token.ts";
 import { createAwsClients, createImageStore, loadConfig } from "../packages/core/src/index.ts";
 import { startLocalAws } from "../packages/local/src/index.ts";
-import plugins from "./bundle/plugins.mjs";
+import { deployedBuildOptions } from "./bundle/build-options.mjs";
 
 /**
  * The deployed functions are built with infra/bundle/plugins.mjs (infra/api.ts). Each plugin
@@ -22,20 +22,11 @@ const API_HANDLER = join(ROOT, "packages/api/src/handlers/api.ts");
 
 const deployedBuild = (withPlugins: boolean, outdir: string) =>
   build({
+    ...deployedBuildOptions,
     entryPoints: { index: API_HANDLER },
     outdir,
     outExtension: { ".js": ".mjs" },
-    bundle: true,
-    minify: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    mainFields: ["module", "main"],
-    external: ["sharp"],
-    banner: {
-      js: "import { createRequire as topLevelCreateRequire } from 'module';const require = topLevelCreateRequire(import.meta.url);",
-    },
-    plugins: withPlugins ? plugins : [],
+    plugins: withPlugins ? deployedBuildOptions.plugins : [],
     metafile: true,
     write: withPlugins,
     logLevel: "error",

@@ -82,17 +82,6 @@ export function createObjectStore(s3: S3Client, bucket: string) {
       }
     },
 
-    /** The object's bytes, or null when there is none. */
-    async getBytes(key: string): Promise<Uint8Array | null> {
-      try {
-        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return (await out.Body?.transformToByteArray()) ?? new Uint8Array();
-      } catch (error) {
-        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
-        throw error;
-      }
-    },
-
     /**
      * A form post straight to S3 for one key: its content type fixed, its size bounded by a
      * policy that S3 enforces, and the link dead after `expiresInSeconds`.
