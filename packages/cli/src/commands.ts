@@ -7,7 +7,9 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import cliProgress from "cli-progress";
 import {
-  createApiClient,
+  ApiProblem,
+  formatBytes,
+  problemFrom,
   unwrap,
   type ApiClient,
   type Image,
@@ -15,12 +17,13 @@ import {
   type ImageWithLinks,
   type ListedImage,
   type ListQuery,
-  type Session,
-} from "./client.ts";
+  type Problem,
+} from "@images/client";
+import { clientFor, type Session } from "./client.ts";
 import { configPath, DEFAULT_BASE_URL, readConfig, removeConfig, tokenSubject, writeConfig } from "./config.ts";
 import { collectFiles, type LocalFile } from "./files.ts";
-import { formatBytes, formatImageDetails, formatImageTable } from "./output.ts";
-import { ApiProblem, describeProblem, problemFrom, type Problem } from "./problem.ts";
+import { formatImageDetails, formatImageTable } from "./output.ts";
+import { describeProblem } from "./problem.ts";
 import { uploadFile, type UploadMetadata } from "./upload.ts";
 
 /** Where a command writes: stdout for results, stderr for progress and problems. */
@@ -40,7 +43,7 @@ async function signedIn(): Promise<{ session: Session; client: ApiClient }> {
   const config = await readConfig();
   if (!config) throw new UsageError(`not signed in (no ${configPath()}): run images login`);
   const session = { baseUrl: config.base_url, token: config.token };
-  return { session, client: createApiClient(session) };
+  return { session, client: clientFor(session) };
 }
 
 export interface LoginOptions {
@@ -58,7 +61,7 @@ export async function login(options: LoginOptions, io: Io): Promise<number> {
   const baseUrl = (options.url ?? previous?.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
   const token = options.token ?? (await developmentToken(baseUrl, options.user!));
   // A cheap authenticated call proves the token before it is kept.
-  unwrap(await createApiClient({ baseUrl, token }).GET("/images", { params: { query: { limit: 1 } } }));
+  unwrap(await clientFor({ baseUrl, token }).GET("/images", { params: { query: { limit: 1 } } }));
   const userId = tokenSubject(token);
   await writeConfig({ base_url: baseUrl, token, ...(userId ? { user_id: userId } : {}) });
   io.out(`signed in to ${baseUrl}${userId ? ` as ${userId}` : ""} (saved in ${configPath()})`);

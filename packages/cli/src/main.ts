@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { edit, get, list, login, logout, remove, upload, UsageError, type Io } from "./commands.ts";
-import { ApiProblem, describeProblem } from "./problem.ts";
+import { ApiProblem } from "@images/client";
+import { describeProblem } from "./problem.ts";
 
 /** `images`: the Images API from the command line. Every command prints problems and exits 1. */
 const io: Io = {

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { unwrap, type ApiClient, type Image, type ImageWithLinks, type Session } from "./client.ts";
+import { ApiProblem, problemFrom, unwrap, type ApiClient, type Image, type ImageWithLinks } from "@images/client";
+import type { Session } from "./client.ts";
 import type { LocalFile } from "./files.ts";
 import { postForm, type FormAnswer } from "./multipart.ts";
-import { ApiProblem, problemFrom } from "./problem.ts";
 
 /** Multipart uploads carry files up to this size; larger ones go straight to S3 (README, "Two ways to upload"). */
 export const DIRECT_UPLOAD_LIMIT = 4 * 1024 * 1024;

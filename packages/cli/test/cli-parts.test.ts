@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { mapWithConcurrency } from "../src/commands.ts";
 import { tokenSubject } from "../src/config.ts";
 import { sniffImageType } from "../src/files.ts";
-import { formatBytes, formatTable } from "../src/output.ts";
+import { formatBytes } from "@images/client";
+import { formatTable } from "../src/output.ts";
 import { describeProblem } from "../src/problem.ts";
 import { FIXTURES_DIR } from "./support/dev-server.ts";
 

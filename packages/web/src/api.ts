@@ -1,13 +1,15 @@
-import createClient from "openapi-fetch";
-import type { components, paths } from "./api/schema.ts";
-import { ApiError, problemFrom } from "./problem.ts";
+import {
+  ApiProblem,
+  createApiClient,
+  problemFrom,
+  unwrap as unwrapResult,
+  type Image,
+  type ImagePatch,
+  type ImageWithLinks,
+  type ListQuery,
+} from "@images/client";
 
-export type Image = components["schemas"]["Image"];
-export type ListedImage = components["schemas"]["ListedImage"];
-export type ImageWithLinks = components["schemas"]["ImageWithLinks"];
-export type ImagePage = components["schemas"]["ImagePage"];
-export type ImagePatch = components["schemas"]["ImagePatch"];
-export type ListQuery = NonNullable<paths["/images"]["get"]["parameters"]["query"]>;
+export type { Image, ImagePage, ImagePatch, ImageWithLinks, ListedImage, ListQuery } from "@images/client";
 
 /** Multipart uploads carry files up to this size; larger ones go straight to S3 (README, "Two ways to upload"). */
 export const DIRECT_UPLOAD_LIMIT = 4 * 1024 * 1024;
@@ -23,20 +25,17 @@ export interface UploadCallbacks {
 }
 
 /** Everything the gallery asks of the API, typed from docs/openapi.json. */
-export function createGalleryApi(apiUrl: string, token: () => string, onUnauthorized: (error: ApiError) => void) {
-  const client = createClient<paths>({ baseUrl: apiUrl });
-  client.use({
-    onRequest({ request }) {
-      request.headers.set("authorization", `Bearer ${token()}`);
-      return request;
-    },
-  });
+export function createGalleryApi(apiUrl: string, token: () => string, onUnauthorized: (error: ApiProblem) => void) {
+  const client = createApiClient(apiUrl, token);
 
+  /** The data of a success; a problem is thrown, and a 401 also signs the visitor out. */
   function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
-    if (result.error === undefined && result.response.ok) return result.data as T;
-    const error = new ApiError(problemFrom(result.response.status, result.error, result.response.statusText));
-    if (error.status === 401) onUnauthorized(error);
-    throw error;
+    try {
+      return unwrapResult(result);
+    } catch (error) {
+      if (error instanceof ApiProblem && error.status === 401) onUnauthorized(error);
+      throw error;
+    }
   }
 
   const path = (imageId: string) => ({ params: { path: { image_id: imageId } } });
@@ -72,7 +71,7 @@ export function createGalleryApi(apiUrl: string, token: () => string, onUnauthor
         "idempotency-key": idempotencyKey,
       });
       if (answer.status === 201) return answer.body as Image;
-      const error = new ApiError(problemFrom(answer.status, answer.body, "Upload refused"));
+      const error = new ApiProblem(problemFrom(answer.status, answer.body, "Upload refused"));
       if (error.status === 401) onUnauthorized(error);
       // Over the limit this deployment sets for multipart: the other mode takes it.
       if (error.status !== 413) throw error;
@@ -97,7 +96,7 @@ export function createGalleryApi(apiUrl: string, token: () => string, onUnauthor
     if (stored.status < 200 || stored.status >= 300) {
       const message =
         typeof stored.body === "string" ? /<Message>([^<]*)<\/Message>/.exec(stored.body)?.[1] : undefined;
-      throw new ApiError({
+      throw new ApiProblem({
         type: "about:blank",
         title: "Storage refused the file",
         status: stored.status,

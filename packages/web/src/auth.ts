@@ -1,5 +1,5 @@
 import type { AuthSettings } from "./config.ts";
-import { ApiError, problemFrom } from "./problem.ts";
+import { ApiProblem, problemFrom } from "./problem.ts";
 
 /** Who is signed in, with the bearer token the API gets. */
 export interface Session {
@@ -61,7 +61,7 @@ export async function developmentSignIn(apiUrl: string, userId: string): Promise
   });
   const body = (await response.json().catch(() => undefined)) as { token?: unknown } | undefined;
   if (!response.ok || typeof body?.token !== "string") {
-    throw new ApiError(problemFrom(response.status, body, "Sign-in failed"));
+    throw new ApiProblem(problemFrom(response.status, body, "Sign-in failed"));
   }
   return sessionFromToken(body.token);
 }
@@ -115,7 +115,8 @@ export async function completeHostedSignIn(
   } | null;
   sessionStorage.removeItem(PENDING_KEY);
   history.replaceState(null, "", `${location.pathname}${pending?.returnTo ?? ""}`);
-  const fail = (detail: string) => new ApiError({ type: "about:blank", title: "Sign-in failed", status: 401, detail });
+  const fail = (detail: string) =>
+    new ApiProblem({ type: "about:blank", title: "Sign-in failed", status: 401, detail });
   if (error) throw fail(error);
   if (!pending || params.get("state") !== pending.state)
     throw fail("the sign-in answer does not match this page: sign in again");

@@ -13,7 +13,7 @@ import { h, replaceChildren } from "./dom.ts";
 import { galleryView } from "./gallery.ts";
 import { imageViewer } from "./image-view.ts";
 import { clearProblems, showProblem } from "./messages.ts";
-import { toProblem, type ApiError } from "./problem.ts";
+import { toProblem, type ApiProblem } from "./problem.ts";
 import { signInView } from "./sign-in.ts";
 import { uploadPanel } from "./uploads.ts";
 import { readViewState, viewStateSearch, type Filters } from "./view-state.ts";
@@ -24,7 +24,7 @@ const account = document.getElementById("account")!;
 
 let session: Session | undefined = loadSession();
 
-function signOut(problem?: ApiError) {
+function signOut(problem?: ApiProblem) {
   forgetSession();
   session = undefined;
   if (!problem && settings.auth.kind === "cognito") {

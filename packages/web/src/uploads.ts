@@ -1,5 +1,6 @@
 import type { GalleryApi, Image, ImageWithLinks } from "./api.ts";
-import { formatBytes, h, replaceChildren } from "./dom.ts";
+import { formatBytes } from "@images/client";
+import { h, replaceChildren } from "./dom.ts";
 import { announce, field } from "./messages.ts";
 import { toProblem } from "./problem.ts";
 import { parseTags } from "./view-state.ts";
