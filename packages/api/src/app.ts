@@ -83,8 +83,8 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
   app.onError((error, c) => {
     const log = logger.child({ requestId: c.get("requestId") });
     const response = errorToResponse(error, c, (level, fields) => log[level](fields));
+    // problem.ts marks it nosniff; the request id prepared on the context does not reach a whole Response.
     response.headers.set("x-request-id", c.get("requestId"));
-    response.headers.set("x-content-type-options", "nosniff");
     return response;
   });
   app.notFound((c) => {
