@@ -112,53 +112,98 @@ export const ImagePatch = z
   });
 export type ImagePatch = z.input<typeof ImagePatch>;
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const DATE_TIME = z.iso.datetime({ offset: true });
-const EARLIEST = Date.UTC(1970, 0, 1);
-const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/** What a bad `from` or `to` is told: the formats it takes, and the years. */
+const DATE_FORMAT =
+  "must be an ISO 8601 date YYYY-MM-DD or date-time YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999";
 
 /**
- * An ISO 8601 date or date-time as an instant. A date alone means the whole UTC day: its first
- * millisecond for `from`, its last for `to`. Null when the text is not a valid date.
+ * A date, or a date-time with seconds optional, up to 9 fraction digits, and Z or an offset.
+ * The offset's sign may arrive as a space: an unencoded `+` in a query string decodes to one.
  */
-export function parseDateBound(text: string, edge: "from" | "to"): Date | null {
-  let time: number;
-  if (DATE_ONLY.test(text)) {
-    time = Date.parse(`${text}T00:00:00.000Z`);
-    if (Number.isNaN(time) || new Date(time).toISOString().slice(0, 10) !== text) return null;
-    if (edge === "to") time += 24 * 3600 * 1000 - 1;
-  } else if (DATE_TIME.safeParse(text).success) {
-    time = Date.parse(text);
-  } else {
-    return null;
-  }
-  if (Number.isNaN(time) || time < EARLIEST || time > LATEST) return null;
-  return new Date(time);
+const DATE_TEXT =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+\- ])(\d{2}):(\d{2})))?$/;
+
+const MS_PER_DAY = 86_400_000;
+/** Milliseconds, and nanoseconds past the millisecond: the text's exact instant. */
+export interface Instant {
+  ms: number;
+  ns: number;
 }
 
+const daysIn = (year: number, month: number) =>
+  month === 2
+    ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+      ? 29
+      : 28
+    : [4, 6, 9, 11].includes(month)
+      ? 30
+      : 31;
+
+/** Milliseconds since the epoch of a UTC calendar date (Date.UTC would read years below 100 as 19xx). */
+function utcDay(year: number, month: number, day: number): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getTime();
+}
+
+/**
+ * An ISO 8601 date or date-time (years 0001-9999) as its exact instant, or null when the text is
+ * none. A date alone means the whole UTC day: its first instant for `from`, its last for `to`.
+ */
+export function parseDateBound(text: string, edge: "from" | "to"): Instant | null {
+  const match = DATE_TEXT.exec(text);
+  if (!match) return null;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0));
+  const [fraction = "", zulu, sign, offsetHours = "0", offsetMinutes = "0"] = match.slice(7);
+  if (year! < 1 || month! < 1 || month! > 12 || day! < 1 || day! > daysIn(year!, month!)) return null;
+  const start = utcDay(year!, month!, day!);
+  if (match[4] === undefined) {
+    return edge === "from" ? { ms: start, ns: 0 } : { ms: start + MS_PER_DAY - 1, ns: 999_999 };
+  }
+  if (!zulu && !sign) return null;
+  if (hour > 23 || minute > 59 || second > 59 || Number(offsetHours) > 23 || Number(offsetMinutes) > 59) return null;
+  const digits = fraction.padEnd(9, "0");
+  const offset = (sign === "-" ? -1 : 1) * (Number(offsetHours) * 60 + Number(offsetMinutes)) * 60_000;
+  return {
+    ms: start + ((hour * 60 + minute) * 60 + second) * 1000 + Number(digits.slice(0, 3)) - offset,
+    ns: Number(digits.slice(3)),
+  };
+}
+
+/** The instant as a bound on millisecond times: digits past the millisecond round inward. */
+const boundOf = (instant: Instant, edge: "from" | "to") =>
+  new Date(edge === "from" && instant.ns > 0 ? instant.ms + 1 : instant.ms);
+
 const DateBound = (edge: "from" | "to") =>
-  z.string().transform((text, ctx) => {
-    const date = parseDateBound(text, edge);
-    if (!date) {
-      ctx.addIssue({ code: "custom", message: "must be an ISO 8601 date or date-time (1970-9999)" });
+  z.union([z.date(), z.string()]).transform((value, ctx): Instant => {
+    if (value instanceof Date) return { ms: value.getTime(), ns: 0 };
+    const instant = parseDateBound(value, edge);
+    if (!instant) {
+      ctx.addIssue({ code: "custom", message: DATE_FORMAT });
       return z.NEVER;
     }
-    return date;
+    return instant;
   });
 
 export const ListFilter = z
   .object({
     userId: UserId.optional(),
     tag: Tag.optional(),
-    from: z.union([z.date(), DateBound("from")]).optional(),
-    to: z.union([z.date(), DateBound("to")]).optional(),
+    from: DateBound("from").optional(),
+    to: DateBound("to").optional(),
     limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
     cursor: z.string().max(2048).optional(),
   })
-  .refine((f) => !f.from || !f.to || f.from.getTime() <= f.to.getTime(), {
+  // Compared exactly: `from` and `to` inside one millisecond are an empty range, not a reversed one.
+  .refine((f) => !f.from || !f.to || f.from.ms < f.to.ms || (f.from.ms === f.to.ms && f.from.ns <= f.to.ns), {
     message: "from must not be after to",
     path: ["from"],
-  });
+  })
+  .transform(({ from, to, ...rest }) => ({
+    ...rest,
+    from: from && boundOf(from, "from"),
+    to: to && boundOf(to, "to"),
+  }));
 export type ListFilter = z.input<typeof ListFilter>;
 export type ParsedListFilter = z.output<typeof ListFilter>;
 

@@ -26,6 +26,13 @@ interface Plan {
   bucketed: boolean;
 }
 
+/** The times a listing reads: `to` is always set (`bounded` when the filter gave it), `from` when the filter has one. */
+interface Range {
+  from?: Date;
+  to: Date;
+  bounded: boolean;
+}
+
 export const monthOf = (iso: string) => iso.slice(0, 7);
 
 /** Every month from `newest` back to `oldest` inclusive, as "YYYY-MM". */
@@ -59,7 +66,7 @@ export interface ListingDeps {
 export function createListing(deps: ListingDeps) {
   const { image, imageTag } = deps.db.entities;
 
-  async function plan(f: ParsedListFilter): Promise<Plan> {
+  async function plan(f: ParsedListFilter, range: Range): Promise<Plan> {
     const parseImages = (items: RawItem[]) => image.parse({ Items: items }).data as ListingRecord[];
     const parseTags = (items: RawItem[]) => imageTag.parse({ Items: items }).data as ListingRecord[];
     const { userId, tag } = f;
@@ -91,24 +98,34 @@ export function createListing(deps: ListingDeps) {
       };
     }
     const earliest = await deps.earliestMonth();
-    // A day ahead of the clock, so a writer whose clock runs a little fast is still seen.
-    const latest = monthOf(new Date(deps.now().getTime() + 86_400_000).toISOString());
-    const newest = f.to && monthOf(f.to.toISOString()) < latest ? monthOf(f.to.toISOString()) : latest;
-    const oldestWanted = f.from ? monthOf(f.from.toISOString()) : "0000-00";
+    const oldestWanted = range.from ? monthOf(range.from.toISOString()) : "0000-00";
     const oldest = earliest && earliest > oldestWanted ? earliest : oldestWanted;
     return {
       index: "gsi1",
-      partitions: earliest === null ? [] : monthsBetween(oldest, newest),
+      partitions: earliest === null ? [] : monthsBetween(oldest, monthOf(range.to.toISOString())),
       bucketed: true,
       parse: parseImages,
       query: (month) => image.query.byMonth({ month }) as unknown as QueryChain,
     };
   }
 
-  function withRange(chain: QueryChain, f: ParsedListFilter): QueryChain {
-    const from = f.from?.toISOString();
+  /**
+   * The filter's range cut to the times an image can have: none before the epoch (ids are
+   * ULIDs), none after the clock plus a day (so a writer whose clock runs a little fast is still
+   * seen). Null when nothing is left of it.
+   */
+  function rangeOf(f: ParsedListFilter): Range | null {
+    const latest = deps.now().getTime() + 86_400_000;
+    const from = f.from && new Date(Math.max(f.from.getTime(), 0));
+    const to = f.to && f.to.getTime() < latest ? f.to : new Date(latest);
+    if (to.getTime() < (from?.getTime() ?? 0)) return null;
+    return { from, to, bounded: f.to !== undefined };
+  }
+
+  function withRange(chain: QueryChain, range: Range): QueryChain {
+    const from = range.from?.toISOString();
     // Sort keys continue past the time with the id, so "up to and including `to`" is "below `to` + 1 ms".
-    const below = f.to ? new Date(f.to.getTime() + 1).toISOString() : undefined;
+    const below = range.bounded ? new Date(range.to.getTime() + 1).toISOString() : undefined;
     if (from && below) return chain.between({ uploadTime: from }, { uploadTime: below });
     if (from) return chain.gte({ uploadTime: from });
     if (below) return chain.lt({ uploadTime: below });
@@ -119,7 +136,9 @@ export function createListing(deps: ListingDeps) {
     const f = parseOrThrow(ListFilter, input);
     const digest = filterDigest([f.userId, f.tag, f.from?.toISOString(), f.to?.toISOString()]);
     const position = f.cursor ? decodeCursor(deps.cursorSecret, digest, f.cursor) : undefined;
-    const p = await plan(f);
+    const range = rangeOf(f);
+    if (!range) return { items: [], nextCursor: null };
+    const p = await plan(f, range);
     const keyFields = [TABLE.partitionKey, TABLE.sortKey, ...Object.values(TABLE.globalIndexes[p.index])];
 
     let partitions = p.partitions;
@@ -135,7 +154,7 @@ export function createListing(deps: ListingDeps) {
       if (found.length >= want) break;
       let startKey: Record<string, unknown> | undefined = i === 0 ? position?.key : undefined;
       do {
-        const params = withRange(p.query(partition), f).params({ order: "desc", limit: want - found.length });
+        const params = withRange(p.query(partition), range).params({ order: "desc", limit: want - found.length });
         const page = await deps.dynamo
           .send(new QueryCommand({ ...params, ExclusiveStartKey: startKey } as never))
           .catch((error: unknown) => Promise.reject(toAppError(error, "listing images")));

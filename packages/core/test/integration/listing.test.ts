@@ -161,6 +161,27 @@ describe("listing edges", () => {
     expect(ids).toContain(images[50]!.image_id);
   });
 
+  it.each(COMBINATIONS)("reads a range out to the ends of time like no range at all (%s)", async (_, filter) => {
+    const { from, to, ...rest } = filter;
+    const everything = expected(rest);
+    const walk = async (range: { from?: string; to?: string }) => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await t.store.list({ ...rest, ...range, limit: 100, cursor });
+        seen.push(...page.items.map((image) => image.image_id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return seen;
+    };
+    expect(await walk({ to: "9999-12-31" })).toEqual(everything);
+    expect(await walk({ from: "1970-01-01", to: "9999-12-31" })).toEqual(everything);
+    expect(await walk({ from: "0001-01-01T00:00:00Z", to: "9999-12-31T23:59:59.999Z" })).toEqual(everything);
+    expect(await walk({ from: "9999-01-01" })).toEqual([]);
+    expect(await walk({ to: "1969-12-31" })).toEqual([]);
+    if (from && to) expect(await walk({ from, to })).toEqual(expected(filter));
+  });
+
   it("answers an empty page for a filter nothing matches", async () => {
     expect(await t.store.list({ userId: "nobody" })).toEqual({ items: [], nextCursor: null });
     expect(await t.store.list({ from: "2020-01-01", to: "2020-12-31" })).toEqual({ items: [], nextCursor: null });
