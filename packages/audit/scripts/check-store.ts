@@ -6,7 +6,8 @@ import { checkStore } from "../src/check-store.ts";
  * `npm run check:store`: audits a store and prints what it finds; exits 1 on any violation.
  * With DYNAMODB_ENDPOINT and S3_ENDPOINT (and TABLE_NAME, BUCKET_NAME) it checks that store, for
  * example the one a running `npm run dev` prints; otherwise it opens the dev data in DATA_DIR
- * (default .data) while the dev server is stopped.
+ * (default .data) while the dev server is stopped. `--digests` also reads every image's object
+ * and compares its sha256 with the record's.
  */
 const external = process.env.DYNAMODB_ENDPOINT && process.env.S3_ENDPOINT;
 const local = external ? undefined : await startLocalAws({ dataDir: process.env.DATA_DIR || ".data" });
@@ -22,7 +23,13 @@ const config = loadConfig({
 });
 const { dynamo, s3 } = createAwsClients(config);
 try {
-  const report = await checkStore({ dynamo, s3, tableName: config.tableName, bucketName: config.bucketName });
+  const report = await checkStore({
+    dynamo,
+    s3,
+    tableName: config.tableName,
+    bucketName: config.bucketName,
+    verifyDigests: process.argv.includes("--digests"),
+  });
   console.log(
     `images ${report.images}, tag items ${report.tagItems}, pending uploads ${report.pendingUploads}, ` +
       `deletions in progress ${report.deletionsInProgress}, objects ${report.objects}: ` +

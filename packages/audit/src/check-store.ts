@@ -1,10 +1,12 @@
-import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { ScanCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { PENDING_UPLOAD_PREFIX, TABLE } from "@images/core";
 
 /**
  * The store's invariants, checked from the outside: every ready image has its object and its
- * thumbnail, every tag item has its image and agrees with it, every object has its item. A
+ * thumbnail, every tag item has its image and agrees with it, every object has its item, and an
+ * image's object is the file its record describes (its size; with `verifyDigests`, its sha256). A
  * pending upload's object counts as its item until the upload expires, and so do the objects
  * an unfinished delete still names. An audit reads everything, so it Scans: it is a tool for
  * tests and operators, never part of serving a request.
@@ -52,15 +54,23 @@ async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string): Promi
   return items;
 }
 
-async function listAll(s3: S3Client, bucket: string): Promise<string[]> {
-  const keys: string[] = [];
+/** Every object's key and size. */
+async function listAll(s3: S3Client, bucket: string): Promise<Map<string, number>> {
+  const objects = new Map<string, number>();
   let ContinuationToken: string | undefined;
   do {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken }));
-    keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ""));
+    for (const object of page.Contents ?? []) objects.set(object.Key ?? "", object.Size ?? -1);
     ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (ContinuationToken);
-  return keys;
+  return objects;
+}
+
+async function digestOf(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return createHash("sha256")
+    .update(await object.Body!.transformToByteArray())
+    .digest("hex");
 }
 
 export async function checkStore(options: {
@@ -69,12 +79,14 @@ export async function checkStore(options: {
   tableName: string;
   bucketName: string;
   now?: Date;
+  /** Also reads every image's object and compares its sha256 with the record's (costly). */
+  verifyDigests?: boolean;
 }): Promise<StoreReport> {
   const nowSeconds = Math.floor((options.now ?? new Date()).getTime() / 1000);
   // Objects first: an object written after this listing cannot look like an orphan.
-  const keys = await listAll(options.s3, options.bucketName);
+  const objects = await listAll(options.s3, options.bucketName);
+  const keys = [...objects.keys()];
   const items = await scanAll(options.dynamo, options.tableName);
-  const objects = new Set(keys);
   const byEntity = (entity: string) => items.filter((item) => item.__edb_e__ === entity);
   const images = new Map(byEntity("image").map((item) => [String(item.imageId), item]));
   const tagItems = byEntity("imageTag");
@@ -89,6 +101,13 @@ export async function checkStore(options: {
       const key = String(image[field]);
       owned.add(key);
       if (!objects.has(key)) violate("image_without_object", `${image.imageId}: ${field} ${key} is missing`);
+    }
+    const stored = objects.get(String(image.objectKey));
+    if (stored !== undefined && stored !== image.sizeBytes) {
+      violate("image_bytes_differ", `${image.imageId}: the object is ${stored} bytes, the record says ${image.sizeBytes}`);
+    } else if (stored !== undefined && options.verifyDigests) {
+      const digest = await digestOf(options.s3, options.bucketName, String(image.objectKey));
+      if (digest !== image.sha256) violate("image_bytes_differ", `${image.imageId}: the object's sha256 is ${digest}`);
     }
     const tags = (image.tags as string[] | undefined) ?? [];
     for (const tag of tags) {

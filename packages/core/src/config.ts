@@ -39,6 +39,8 @@ const environment = z.object({
   CORS_ALLOWED_ORIGINS: z.string().default(""),
   /** Uploads one user may start per minute. */
   UPLOAD_RATE_LIMIT_PER_MINUTE: integer(60, 1, 100_000),
+  /** Images one process decodes at once (a Lambda instance serves one request at a time anyway). */
+  DECODE_CONCURRENCY: integer(2, 1, 64),
   /** Set by the Lambda runtime. */
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
   VITEST: z.string().optional(),
@@ -69,6 +71,7 @@ export interface Config {
   uploadUrlTtlSeconds: number;
   corsAllowedOrigins: string[];
   uploadRateLimitPerMinute: number;
+  decodeConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -144,5 +147,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .map((origin) => origin.trim())
       .filter((origin) => origin !== ""),
     uploadRateLimitPerMinute: e.UPLOAD_RATE_LIMIT_PER_MINUTE,
+    decodeConcurrency: e.DECODE_CONCURRENCY,
   };
 }

@@ -159,7 +159,7 @@ describe("50 concurrent clients on the dev server", () => {
       AWS_ENDPOINT_GUARD: "local",
     });
     const { dynamo, s3 } = createAwsClients(config);
-    const report = await checkStore({ dynamo, s3, tableName: "images", bucketName: "images" });
+    const report = await checkStore({ dynamo, s3, tableName: "images", bucketName: "images", verifyDigests: true });
     recordCounts({
       requests: operations,
       concurrent: operations,

@@ -23,6 +23,8 @@ export const uploadSchema = createSchema({
     state: { type: ["pending", "failed"] as const, required: true },
     failureKind: { type: "string" },
     failureReason: { type: "string" },
+    /** When a pending upload stops waiting for its file (its link's end plus a grace); then it reads as failed. */
+    staleAt: { type: "number" },
     expiresAt: { type: "number", required: true, field: TABLE.ttlAttribute },
   },
   indexes: {

@@ -20,10 +20,11 @@ import {
   type ImagePage,
   type ListFilter,
 } from "./image.schema.ts";
-import { createLargeUploads, uploadToImageInfo } from "./large-uploads.ts";
+import { createLargeUploads, uploadToImageInfo, type LargeUploadStarted } from "./large-uploads.ts";
 import { createListing, monthOf } from "./listing.ts";
 import { createMonthCatalog } from "./month-catalog.ts";
-import { processImage, THUMBNAIL_TYPE } from "./processing.ts";
+import { createDecodeSlots } from "./decode-slots.ts";
+import { checkImage, normaliseImage, THUMBNAIL_TYPE } from "./processing.ts";
 import { listingFields, toImageInfo, type ImageRecord } from "./records.ts";
 import { settleAll } from "./settle.ts";
 import { parseOrThrow } from "./validate.ts";
@@ -154,7 +155,18 @@ export function createImageStore({
 
   const once = createIdempotency(db, now);
   const takeUploadSlot = createUploadRateLimit(db, config.uploadRateLimitPerMinute, now);
-  const largeUploads = createLargeUploads({ db, objects, config, now, log, takeUploadSlot, months, tempDir });
+  const withDecodeSlot = createDecodeSlots(config.decodeConcurrency);
+  const largeUploads = createLargeUploads({
+    db,
+    objects,
+    config,
+    now,
+    log,
+    takeUploadSlot,
+    withDecodeSlot,
+    months,
+    tempDir,
+  });
 
   const requestHash = (...parts: (string | Uint8Array)[]) => {
     const hash = createHash("sha256");
@@ -175,10 +187,30 @@ export function createImageStore({
   }
 
   /** Starts an upload straight to S3; with an idempotency key, at most once per (user, key). */
-  async function startLargeUpload(userId: string, request: LargeUploadRequest, options: CreateOptions = {}) {
+  /**
+   * Starts an upload straight to S3; with an idempotency key, at most once per (user, key), and a
+   * replay answers what the upload became (see `replayStart`): the start again, or the image.
+   */
+  function startLargeUpload(userId: string, request: LargeUploadRequest): Promise<LargeUploadStarted>;
+  function startLargeUpload(
+    userId: string,
+    request: LargeUploadRequest,
+    options: CreateOptions,
+  ): Promise<LargeUploadStarted | ImageInfo>;
+  async function startLargeUpload(
+    userId: string,
+    request: LargeUploadRequest,
+    options: CreateOptions = {},
+  ): Promise<LargeUploadStarted | ImageInfo> {
     if (!options.idempotencyKey) return largeUploads.start(userId, request);
     const scope = { userId, key: options.idempotencyKey, requestHash: requestHash("large", JSON.stringify(request)) };
-    return (await once(scope, () => largeUploads.start(userId, request))).value;
+    const { value, replayed } = await once(scope, () => largeUploads.start(userId, request));
+    if (!replayed) return value;
+    // A retry may come after the first link died: it must not get a dead link back.
+    return largeUploads.replayStart(value, async (imageId) => {
+      const record = await readRecord(imageId);
+      return record && toImageInfo(record, config.bucketName);
+    });
   }
 
   /** Answers when both the table and the bucket do. */
@@ -206,9 +238,12 @@ export function createImageStore({
         `the file is ${input.bytes.byteLength} bytes; direct uploads take at most ${config.maxDirectUploadBytes}`,
       );
     }
-    const processed = await processImage(input.bytes, { maxPixels: config.maxImagePixels });
-    // Counted once the upload is known to be good, so a refused one stores nothing at all.
+    // The header alone (type, pixels) is cheap; decoding is not. An upload is counted against the
+    // caller's limit once it passed the cheap checks and before any pixel is decoded, so that a
+    // refused decode counts too and the limit bounds how much decoding one user can ask for.
+    const checked = await checkImage(input.bytes, { maxPixels: config.maxImagePixels });
     await takeUploadSlot(userId);
+    const processed = await withDecodeSlot(() => normaliseImage(checked));
 
     const uploadTime = input.uploadTime ?? now();
     const imageId = `img_${ulid(uploadTime.getTime())}`;
@@ -359,7 +394,10 @@ export function createImageStore({
     const record = await readRecord(imageId);
     if (!record) {
       if (!ImageId.safeParse(imageId).success) throw notFound();
-      if (await largeUploads.discard(imageId, callerId)) return;
+      const discarded = await largeUploads.discard(imageId, callerId);
+      if (discarded === "discarded") return;
+      // Finishing committed the image while this delete looked: deleting it is an image delete.
+      if (discarded === "finished") return remove(imageId, callerId);
       // A delete that failed halfway left a deletion record: a retry by the owner finishes it.
       const pending = await imageDeletion
         .get({ imageId })

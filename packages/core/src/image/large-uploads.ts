@@ -21,6 +21,9 @@ import { parseOrThrow } from "./validate.ts";
 const PENDING_GRACE_SECONDS = 3600;
 /** How long the owner can read why a failed upload was refused. */
 const FAILED_RECORD_SECONDS = 24 * 3600;
+/** A replayed start whose link dies sooner than this gets a fresh link. */
+const LINK_REFRESH_MARGIN_SECONDS = 60;
+const STALE_REASON = "no file arrived, or it could not be checked, before the upload expired; start a new upload";
 
 export interface PresignedUpload {
   method: "POST";
@@ -33,6 +36,15 @@ export interface PresignedUpload {
 /** What finishing one S3 object ended in; duplicates and strays change nothing. */
 export type FinishOutcome = "ready" | "failed" | "ignored";
 
+/** What discarding an upload found: removed, none of the caller's, or already turned into an image. */
+export type DiscardOutcome = "discarded" | "none" | "finished";
+
+export interface LargeUploadStarted {
+  image: ImageInfo;
+  /** Where to send the file. */
+  upload: PresignedUpload;
+}
+
 /** An upload record as the entity stores it. */
 type UploadRecord = EntityItem<Db["entities"]["upload"]>;
 
@@ -44,6 +56,8 @@ export interface LargeUploadDeps {
   log: (event: string, fields: Record<string, unknown>) => void;
   /** Counts the upload against the user's rate limit, or refuses it. */
   takeUploadSlot: (userId: string) => Promise<void>;
+  /** Runs a decode when this process has room for one (see decode-slots.ts). */
+  withDecodeSlot: <T>(work: () => Promise<T>) => Promise<T>;
   months: MonthCatalog;
   /** Where finishing keeps an upload's files while it works on them; the OS temp folder by default. */
   tempDir?: string;
@@ -92,16 +106,14 @@ export function createLargeUploads({
   now,
   log,
   takeUploadSlot,
+  withDecodeSlot,
   months,
   tempDir = tmpdir(),
 }: LargeUploadDeps) {
   const { upload: uploads } = db.entities;
   const epochSeconds = () => Math.floor(now().getTime() / 1000);
 
-  async function start(
-    userId: string,
-    request: LargeUploadRequest,
-  ): Promise<{ image: ImageInfo; upload: PresignedUpload }> {
+  async function start(userId: string, request: LargeUploadRequest): Promise<LargeUploadStarted> {
     const owner = parseOrThrow(UserId, userId, "user_id");
     const input = parseOrThrow(LargeUploadRequest, request);
     if (!isAcceptedType(input.contentType)) {
@@ -117,11 +129,8 @@ export function createLargeUploads({
     const uploadTime = now();
     const imageId = `img_${ulid(uploadTime.getTime())}`;
     const key = objectKeys.pendingUpload(imageId);
-    const post = await objects.presignPost(key, {
-      contentType: input.contentType,
-      maxBytes: input.sizeBytes,
-      expiresInSeconds: config.uploadUrlTtlSeconds,
-    });
+    const post = await presign(key, input.contentType, input.sizeBytes);
+    const staleAt = epochSeconds() + config.uploadUrlTtlSeconds + PENDING_GRACE_SECONDS;
     const record: UploadRecord = {
       imageId,
       userId: owner,
@@ -133,30 +142,86 @@ export function createLargeUploads({
       declaredBytes: input.sizeBytes,
       objectKey: key,
       state: "pending",
-      expiresAt: epochSeconds() + config.uploadUrlTtlSeconds + PENDING_GRACE_SECONDS,
+      staleAt,
+      expiresAt: staleAt + FAILED_RECORD_SECONDS,
     };
     try {
       await uploads.create(record).go();
     } catch (error) {
       throw toAppError(error, "recording the upload");
     }
+    return { image: uploadToImageInfo(record, config.bucketName), upload: post };
+  }
+
+  async function presign(key: string, contentType: string, maxBytes: number): Promise<PresignedUpload> {
+    const post = await objects.presignPost(key, {
+      contentType,
+      maxBytes,
+      expiresInSeconds: config.uploadUrlTtlSeconds,
+    });
     return {
-      image: uploadToImageInfo(record, config.bucketName),
-      upload: {
-        method: "POST",
-        url: post.url,
-        fields: post.fields,
-        expires_at: post.expiresAt.toISOString(),
-        max_bytes: input.sizeBytes,
-      },
+      method: "POST",
+      url: post.url,
+      fields: post.fields,
+      expires_at: post.expiresAt.toISOString(),
+      max_bytes: maxBytes,
     };
   }
 
-  /** The upload record if it is still alive; expired ones are ignored before TTL removes them. */
+  /**
+   * The upload record if it is still alive; expired ones are ignored before TTL removes them.
+   * A pending upload that outlived its link and the grace for late events reads as failed: no
+   * file will be finished for it any more (records from before `staleAt` go stale at `expiresAt`).
+   */
   async function read(imageId: string): Promise<UploadRecord | null> {
     const { data } = await uploads.get({ imageId }).go({ consistent: true });
     if (!data || data.expiresAt < epochSeconds()) return null;
-    return data as UploadRecord;
+    const record = data as UploadRecord;
+    if (record.state === "pending" && (record.staleAt ?? record.expiresAt) < epochSeconds()) {
+      return { ...record, state: "failed", failureKind: "expired", failureReason: STALE_REASON };
+    }
+    return record;
+  }
+
+  /**
+   * A replay of a start (same Idempotency-Key): the first answer, told as it stands now. An
+   * upload still waiting for its file gets a fresh link when the first one is dead or about to
+   * die, and its record lives on with it; one that ended answers its image alone, as a direct
+   * upload does (ready, or failed with the reason).
+   */
+  async function replayStart(
+    first: LargeUploadStarted,
+    imageInfo: (imageId: string) => Promise<ImageInfo | null>,
+  ): Promise<LargeUploadStarted | ImageInfo> {
+    const imageId = first.image.image_id;
+    const linkAlive = Date.parse(first.upload.expires_at) - now().getTime() > LINK_REFRESH_MARGIN_SECONDS * 1000;
+    const { data } = await uploads
+      .get({ imageId })
+      .go({ consistent: true })
+      .catch((error) => Promise.reject(toAppError(error, "reading the upload")));
+    const stored = data as UploadRecord | null;
+    if (stored && stored.state === "pending" && stored.expiresAt >= epochSeconds()) {
+      if (linkAlive && (stored.staleAt ?? stored.expiresAt) >= epochSeconds()) return first;
+      const post = await presign(stored.objectKey, stored.contentType, stored.declaredBytes);
+      const staleAt = epochSeconds() + config.uploadUrlTtlSeconds + PENDING_GRACE_SECONDS;
+      try {
+        await uploads
+          .patch({ imageId })
+          .set({ staleAt, expiresAt: staleAt + FAILED_RECORD_SECONDS })
+          .where((attr, op) => op.eq(attr.state, "pending"))
+          .go();
+        const renewed = { ...stored, staleAt, expiresAt: staleAt + FAILED_RECORD_SECONDS };
+        return { image: uploadToImageInfo(renewed, config.bucketName), upload: post };
+      } catch (error) {
+        // Finished or refused in between: answer what it became.
+        if (!isConditionFailure(error)) throw toAppError(error, "renewing the upload link");
+      }
+    }
+    const ended =
+      (await imageInfo(imageId)) ??
+      (await read(imageId).then((upload) => upload && uploadToImageInfo(upload, config.bucketName)));
+    if (!ended) throw new AppError("not_found", "the upload this Idempotency-Key started no longer exists");
+    return ended;
   }
 
   async function markFailed(upload: UploadRecord, error: AppError): Promise<void> {
@@ -195,19 +260,25 @@ export function createLargeUploads({
       );
     }
     const normalised = join(folder, `normalised.${image.extension}`);
-    const { width, height, pageHeight } = await image
-      .encode()
-      .toFile(normalised)
-      .catch((error: unknown) => Promise.reject(undecodableData(error)));
-    const thumbnail = await image.thumbnail();
+    const { encoded, thumbnail } = await withDecodeSlot(async () => {
+      const encoded = await image
+        .encode()
+        .toFile(normalised)
+        .catch((error: unknown) => Promise.reject(undecodableData(error)));
+      return { encoded, thumbnail: await image.thumbnail() };
+    });
+    const { width, height, pageHeight } = encoded;
     const hash = createHash("sha256");
     let size = 0;
     for await (const chunk of createReadStream(normalised) as AsyncIterable<Buffer>) {
       hash.update(chunk);
       size += chunk.length;
     }
-    const storedKey = objectKeys.original(upload.imageId, image.extension);
-    const thumbnailKey = objectKeys.thumbnail(upload.imageId);
+    // Keys of this run's own: two files posted to one link a moment apart are finished by two
+    // runs at once, and neither may overwrite what the other's commit will name.
+    const version = ulid().slice(-10).toLowerCase();
+    const storedKey = objectKeys.original(upload.imageId, image.extension, version);
+    const thumbnailKey = objectKeys.thumbnail(upload.imageId, version);
     const cleanUp = () => objects.deleteMany([storedKey, thumbnailKey]).catch(() => undefined);
     const body = createReadStream(normalised);
     try {
@@ -226,6 +297,7 @@ export function createLargeUploads({
     }
     return {
       key: storedKey,
+      thumbnailKey,
       contentType: image.contentType,
       width,
       height: pageHeight ?? height,
@@ -310,7 +382,7 @@ export function createLargeUploads({
         height: stored.height,
         sha256: stored.sha256,
         objectKey: stored.key,
-        thumbnailKey: objectKeys.thumbnail(imageId),
+        thumbnailKey: stored.thumbnailKey,
         revision: 1,
       };
       try {
@@ -327,12 +399,17 @@ export function createLargeUploads({
             .go(),
         );
       } catch (error) {
-        // The image may exist all the same: a duplicate event finished first (its objects are
-        // the same as ours), or our commit happened and only its answer was lost.
+        // The image may exist all the same: another run finished first (a duplicate event, or a
+        // second file posted to the same link), or our commit happened and only its answer was lost.
         const committed = (await db.entities.image.get({ imageId }).go({ consistent: true })).data;
-        if (!committed) {
-          await objects.deleteMany([stored.key, record.thumbnailKey!]);
-          throw error;
+        if (committed?.objectKey !== stored.key) {
+          // Not ours: this run's files go, and the record names the winner's.
+          await objects.deleteMany([stored.key, stored.thumbnailKey]);
+          if (committed) return "ignored";
+          if (!isConditionFailure(error)) throw error; // A failure: the event is tried again.
+          // The upload was discarded while this run worked: its posted file goes too.
+          await objects.deleteMany([key]);
+          return "ignored";
         }
       }
       await objects.deleteMany([key]);
@@ -360,18 +437,31 @@ export function createLargeUploads({
     return outcomes;
   }
 
-  /** Removes a pending or failed upload of the caller's; false when there is none. */
-  async function discard(imageId: string, callerId: string): Promise<boolean> {
+  /**
+   * Removes a pending or failed upload of the caller's. The record goes first, on the condition
+   * that it is still there: that is the commit point a finishing run races against (its own
+   * commit needs the record pending), so exactly one of them wins. "finished" means the finishing
+   * step won: the image exists now, and deleting it is the image's own delete.
+   */
+  async function discard(imageId: string, callerId: string): Promise<DiscardOutcome> {
     const upload = await read(imageId).catch((error) => Promise.reject(toAppError(error, "deleting the upload")));
-    if (!upload || upload.userId !== callerId) return false;
+    if (!upload || upload.userId !== callerId) return "none";
     try {
-      await objects.deleteMany([upload.objectKey]);
-      await uploads.delete({ imageId }).go();
+      await uploads
+        .delete({ imageId })
+        .where((attr, op) => op.eq(attr.userId, callerId))
+        .go();
     } catch (error) {
+      if (isConditionFailure(error)) return "finished";
       throw toAppError(error, "deleting the upload");
     }
-    return true;
+    // The record is gone, so no run can commit this file any more; a failure here leaves only
+    // bytes under the pending prefix, which the bucket's lifecycle rule clears.
+    await objects.deleteMany([upload.objectKey]).catch((error: unknown) =>
+      log("orphaned_objects", { keys: [upload.objectKey], reason: "discarding an upload", error: String(error) }),
+    );
+    return "discarded";
   }
 
-  return { start, finish, finishWaiting, read, discard };
+  return { start, replayStart, finish, finishWaiting, read, discard };
 }

@@ -14,6 +14,21 @@ export const ACCEPTED_TYPES = {
 } as const;
 export type AcceptedType = keyof typeof ACCEPTED_TYPES;
 
+/**
+ * Formats that libvips cannot decode in strips or shrink on load, held to fewer pixels than
+ * MAX_IMAGE_PIXELS so that one upload's worst input stays within 512 MiB above idle (measured per
+ * format by `npm run bench`, section 5): libheif decodes an AVIF whole, in several copies, and
+ * libwebp decodes and encodes a whole picture at once.
+ */
+export const FORMAT_PIXEL_LIMITS: Partial<Record<AcceptedType, number>> = {
+  "image/avif": 12_000_000,
+  "image/webp": 30_000_000,
+};
+
+/** The most pixels an image of this type may have, all frames together. */
+export const pixelLimitOf = (type: AcceptedType, maxPixels: number) =>
+  Math.min(maxPixels, FORMAT_PIXEL_LIMITS[type] ?? maxPixels);
+
 export const THUMBNAIL_MAX_SIDE = 320;
 export const THUMBNAIL_TYPE = "image/webp";
 
@@ -108,14 +123,16 @@ export async function checkImage(source: Uint8Array | string, options: { maxPixe
   const frameHeight = header.pageHeight ?? header.height ?? 0;
   const pixels = (header.width ?? 0) * frameHeight * (animated ? (header.pages ?? 1) : 1);
   if (!header.width || !frameHeight) throw undecodable("it has no dimensions");
-  if (pixels > options.maxPixels) {
-    throw new AppError("undecodable", `the image has ${pixels} pixels, more than the limit of ${options.maxPixels}`);
+  const limit = pixelLimitOf(contentType, options.maxPixels);
+  if (pixels > limit) {
+    const which = limit < options.maxPixels ? ` for ${contentType.slice("image/".length).toUpperCase()}` : "";
+    throw new AppError("undecodable", `the image has ${pixels} pixels, more than the limit of ${limit}${which}`);
   }
 
   const open = (allFrames: boolean) =>
     sharp(input, {
       animated: allFrames && animated,
-      limitInputPixels: options.maxPixels,
+      limitInputPixels: limit,
       failOn: "warning",
     }).autoOrient();
   return {
@@ -139,12 +156,15 @@ export const undecodableData = (cause: unknown) => undecodable("its data is dama
  * re-encodes it without any embedded metadata, and makes its thumbnail.
  */
 export async function processImage(bytes: Uint8Array, options: { maxPixels: number }): Promise<ProcessedImage> {
-  const image = await checkImage(bytes, options);
+  return normaliseImage(await checkImage(bytes, options));
+}
+
+/** The costly part of `processImage`, for an image already checked (type, pixels). */
+export async function normaliseImage(image: CheckedImage): Promise<ProcessedImage> {
   try {
-    const [stored, thumbnail] = await Promise.all([
-      image.encode().toBuffer({ resolveWithObject: true }),
-      image.thumbnail(),
-    ]);
+    // One decode at a time: two at once would hold two pictures in memory.
+    const stored = await image.encode().toBuffer({ resolveWithObject: true });
+    const thumbnail = await image.thumbnail();
     return {
       contentType: image.contentType,
       extension: image.extension,

@@ -20,8 +20,10 @@ export const PENDING_UPLOAD_PREFIX = "uploads/";
 export const objectKeys = {
   /** Where a client posts a large file; a lifecycle rule clears what is left there. */
   pendingUpload: (imageId: string) => `${PENDING_UPLOAD_PREFIX}${imageId}`,
-  original: (imageId: string, extension: string) => `images/${imageId}.${extension}`,
-  thumbnail: (imageId: string) => `thumbnails/${imageId}.webp`,
+  /** `version` tells apart the files of two runs that finish one upload at once. */
+  original: (imageId: string, extension: string, version?: string) =>
+    `images/${imageId}${version ? `.${version}` : ""}.${extension}`,
+  thumbnail: (imageId: string, version?: string) => `thumbnails/${imageId}${version ? `.${version}` : ""}.webp`,
 };
 
 export interface PresignedGet {

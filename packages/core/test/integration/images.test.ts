@@ -126,6 +126,28 @@ describe("real images", () => {
     );
   });
 
+  it("holds AVIF and WebP to their own pixel limits, from the header, before decoding", async () => {
+    // Tiny files of one colour that decode to many pixels: an AVIF over 12 MP, a WebP over 30 MP.
+    const avif = await sharp({ create: { width: 4000, height: 3001, channels: 3, background: "#0a0" } })
+      .avif({ quality: 30, effort: 0 })
+      .toBuffer();
+    const webp = await sharp({ create: { width: 6000, height: 5001, channels: 3, background: "#0a0" } })
+      .webp({ lossless: true, effort: 0 })
+      .toBuffer();
+    expect(avif.length + webp.length).toBeLessThan(20_000);
+    const before = await t.snapshot();
+    const avifError = await expectKind(t.store.create({ userId: "eve", title: "a", bytes: avif }), "undecodable");
+    expect(avifError.message).toBe("the image has 12004000 pixels, more than the limit of 12000000 for AVIF");
+    const webpError = await expectKind(t.store.create({ userId: "eve", title: "w", bytes: webp }), "undecodable");
+    expect(webpError.message).toBe("the image has 30006000 pixels, more than the limit of 30000000 for WEBP");
+    expect(await t.snapshot()).toEqual(before);
+    // Just under its limit, an AVIF is stored.
+    const fits = await sharp({ create: { width: 4000, height: 2999, channels: 3, background: "#0a0" } })
+      .avif({ quality: 30, effort: 0 })
+      .toBuffer();
+    expect((await t.store.create({ userId: "eve", title: "fits", bytes: fits })).width).toBe(4000);
+  });
+
   it("refuses a file over the direct upload limit before decoding it", async () => {
     await expectKind(
       t.store.create({ userId: "eve", title: "big", bytes: fixture("Elephants_3840x2160.jpg") }),

@@ -138,7 +138,7 @@ describe("starting a large upload", () => {
     expect(await t.snapshot()).toEqual(before);
   });
 
-  it("forgets a pending upload whose link and grace period have passed, even before TTL removes it", async () => {
+  it("ends failed, with a reason, once its link and grace period have passed; a late file is removed", async () => {
     const earlier = createImageStore({
       config: t.config,
       clients: t.clients,
@@ -146,14 +146,19 @@ describe("starting a large upload", () => {
     });
     const started = await earlier.startLargeUpload("fay", { title: "late", contentType: "image/png", sizeBytes: 1000 });
     expect(await t.itemsOf(started.image.image_id)).toHaveLength(1);
-    await expect(t.store.get(started.image.image_id, "fay")).rejects.toMatchObject({ kind: "not_found" });
+    const stale = await t.store.get(started.image.image_id, "fay");
+    expect(stale).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/before the upload expired/) });
+    await expect(t.store.get(started.image.image_id, "gus")).rejects.toMatchObject({ kind: "not_found" });
     // Its file, arriving late, is removed by the finishing step and no image appears.
     await postToS3(started.upload, await tinyPng(4));
     await eventually(async () =>
       (await t.objectKeys()).includes(`uploads/${started.image.image_id}`) ? undefined : true,
     );
-    await expect(t.store.get(started.image.image_id, "fay")).rejects.toMatchObject({ kind: "not_found" });
+    expect((await t.store.get(started.image.image_id, "fay")).status).toBe("failed");
     expect((await t.store.list({ userId: "fay" })).items).toEqual([]);
+    // A day after it went stale, it is forgotten even before TTL removes its record.
+    const later = createImageStore({ config: t.config, clients: t.clients, now: () => new Date(Date.now() + 86_400_000) });
+    await expect(later.get(started.image.image_id, "fay")).rejects.toMatchObject({ kind: "not_found" });
   });
 
   it("ignores keys outside the pending uploads", async () => {

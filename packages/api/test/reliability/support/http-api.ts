@@ -27,6 +27,7 @@ export async function startHttpApi(
         s3: api.clients.s3,
         tableName: api.config.tableName,
         bucketName: api.config.bucketName,
+        verifyDigests: true,
       });
       return report.violations.map((v) => `${v.rule}: ${v.detail}`);
     },
