@@ -22,9 +22,8 @@ function splitTags(tags: string | string[] | undefined): string[] {
 
 export function registerImageRoutes(app: OpenAPIHono<AppEnv>, store: ImageStore): void {
   app.openapi(uploadImage, async (c) => {
-    const contentType = c.req.header("content-type") ?? "";
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
-    if (contentType.startsWith("application/json")) {
+    if (c.get("bodyKind") === "json") {
       const body = c.req.valid("json") as z.infer<typeof UploadRequest>;
       const started = await store.startLargeUpload(
         c.get("userId"),

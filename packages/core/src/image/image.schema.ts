@@ -91,12 +91,48 @@ export const NewImageMetadata = z.object({
 });
 export type NewImageMetadata = z.input<typeof NewImageMetadata>;
 
+/** A media type as RFC 9110 §8.3.1 reads it: type, subtype and parameter names lower-cased; values as sent. */
+export interface MediaType {
+  /** `type/subtype`, lower-cased: what names the format. */
+  essence: string;
+  parameters: Record<string, string>;
+}
+
+// RFC 9110: a token, optional whitespace around ";", a value that is a token or a quoted string.
+const MEDIA_TYPE_START = /[ \t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\/([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*/y;
+const MEDIA_TYPE_PARAMETER =
+  /;[ \t]*(?:([!#$%&'*+.^_`|~0-9A-Za-z-]+)=(?:([!#$%&'*+.^_`|~0-9A-Za-z-]+)|"((?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*)"))?[ \t]*/y;
+
+/** Reads a Content-Type (or any value naming a media type); null when it is not one. */
+export function parseMediaType(text: string): MediaType | null {
+  MEDIA_TYPE_START.lastIndex = 0;
+  const start = MEDIA_TYPE_START.exec(text);
+  if (!start) return null;
+  const parameters: Record<string, string> = {};
+  let at = MEDIA_TYPE_START.lastIndex;
+  while (at < text.length) {
+    MEDIA_TYPE_PARAMETER.lastIndex = at;
+    const parameter = MEDIA_TYPE_PARAMETER.exec(text);
+    if (!parameter) return null;
+    const [, name, token, quoted] = parameter;
+    // The first of a repeated parameter counts, as browsers read it.
+    if (name && !(name.toLowerCase() in parameters)) {
+      parameters[name.toLowerCase()] = token ?? quoted!.replace(/\\(.)/g, "$1");
+    }
+    at = MEDIA_TYPE_PARAMETER.lastIndex;
+  }
+  return { essence: `${start[1]}/${start[2]}`.toLowerCase(), parameters };
+}
+
+/** A declared file type: compared and stored as its lower-cased essence, since image types take no parameters. */
+const DeclaredType = z.string().transform((text) => parseMediaType(text)?.essence ?? text);
+
 /** A file to be sent straight to S3: its metadata, and its declared type and size. */
 export const LargeUploadRequest = z.object({
   title: Title,
   description: Description.nullish().transform((value) => value ?? null),
   tags: Tags.default([]),
-  contentType: z.string(),
+  contentType: DeclaredType,
   sizeBytes: z.number().int().min(1),
 });
 export type LargeUploadRequest = z.input<typeof LargeUploadRequest>;
