@@ -13,9 +13,12 @@ export const DEVELOPMENT_TOKEN = {
 
 export const developmentKey = () => new TextEncoder().encode(DEVELOPMENT_TOKEN.secret);
 
-/** A token for `userId` that the local service accepts, valid for `hours`. */
+/**
+ * A token for `userId` that the local service accepts, valid for `hours`: shaped like the
+ * Cognito ID tokens the deployed API takes (`token_use` "id", `aud`, `exp`, `sub`).
+ */
 export async function signDevelopmentToken(userId: string, hours = 12): Promise<string> {
-  return new SignJWT({})
+  return new SignJWT({ token_use: "id" })
     .setProtectedHeader({ alg: DEVELOPMENT_TOKEN.algorithm, typ: "JWT" })
     .setSubject(userId)
     .setIssuer(DEVELOPMENT_TOKEN.issuer)
