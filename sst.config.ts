@@ -17,7 +17,7 @@ export default $config({
   async run() {
     const { table, bucket } = await import("./infra/storage");
     const { userPool, userPoolClient, region, authUrl } = await import("./infra/auth");
-    const { httpApi } = await import("./infra/api");
+    const { httpApi, finishUploadFunction, finishUploadFailures } = await import("./infra/api");
     const { deployGallery, galleryUrl } = await import("./infra/web");
     deployGallery({ apiUrl: httpApi.url, authUrl, userPoolClientId: userPoolClient.id });
     return {
@@ -29,6 +29,9 @@ export default $config({
       userPoolClientId: userPoolClient.id,
       tableName: table.name,
       bucketName: bucket.name,
+      // Uploads that finishing gave up on (README: "When finishing fails").
+      finishUploadFailuresQueueUrl: finishUploadFailures.url,
+      finishUploadFunctionName: finishUploadFunction.name,
     };
   },
 });

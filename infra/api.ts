@@ -1,15 +1,27 @@
 import corePackage from "../packages/core/package.json" with { type: "json" };
 import { tokenSettings } from "./auth";
-import { architecture, corsAllowedOrigins, runtime } from "./settings";
-import { bucket, cursorSecret, table, uploadPrefix } from "./storage";
+import { API_FUNCTION_CALLS, FINISH_UPLOAD_FUNCTION_CALLS, permissionsFor, type TargetArns } from "./permissions";
+import {
+  apiReservedConcurrency,
+  apiThrottle,
+  architecture,
+  corsAllowedOrigins,
+  finishUploadReservedConcurrency,
+  runtime,
+} from "./settings";
+import { bucket, bucketObjectsArn, cursorSecret, table, tableIndexArns, uploadPrefix } from "./storage";
 
 /**
- * The table, the bucket and the cursor secret reach the code by `link` (read through SST's
- * `Resource` in packages/core/src/config.ts); the rest is plain configuration.
+ * The table's and the bucket's names reach the code by environment, and the functions' rights
+ * come from infra/permissions.ts: each may make only the calls its code makes. (SST's `link`
+ * would grant dynamodb:* and s3:* on them.) Only the cursor secret is linked, which grants
+ * nothing: SST's `Resource` reads it in packages/core/src/config.ts.
  */
-const link = [table, bucket, cursorSecret];
+const link = [cursorSecret];
 const environment = {
   ...tokenSettings,
+  TABLE_NAME: table.name,
+  BUCKET_NAME: bucket.name,
   CORS_ALLOWED_ORIGINS: corsAllowedOrigins.join(","),
 };
 const nodejs = {
@@ -20,6 +32,33 @@ const nodejs = {
   plugins: "infra/bundle/plugins.mjs",
 };
 
+/**
+ * Where the finishing function's events land once Lambda has given up on them (its retries
+ * spent, or the event too old): each message holds the S3 event and the last error. Kept for
+ * SQS's longest retention, 14 days; README "When finishing fails" says how to read and replay them.
+ */
+export const finishUploadFailures = new sst.aws.Queue("FinishUploadFailures", {
+  transform: {
+    queue: (args) => {
+      args.messageRetentionSeconds = 14 * 24 * 3600;
+    },
+  },
+});
+
+/**
+ * An event older than this finds its upload record expired (the link's life plus an hour's
+ * grace, packages/core/src/image/large-uploads.ts), so it is sent to the failure queue instead.
+ */
+const FINISH_UPLOAD_MAX_EVENT_AGE_SECONDS = 3600;
+
+const arns: TargetArns<$util.Input<string>> = {
+  table: [table.arn],
+  indexes: tableIndexArns,
+  bucket: [bucket.arn],
+  objects: [bucketObjectsArn],
+  failures: [finishUploadFailures.arn],
+};
+
 /** The whole HTTP API in one function (packages/api/src/handlers/api.ts). */
 export const apiFunction = new sst.aws.Function("ApiFunction", {
   handler: "packages/api/src/handlers/api.handler",
@@ -28,7 +67,9 @@ export const apiFunction = new sst.aws.Function("ApiFunction", {
   // API Gateway gives up after 30 seconds.
   timeout: "29 seconds",
   memory: "1536 MB",
+  concurrency: { reserved: apiReservedConcurrency },
   link,
+  permissions: permissionsFor(API_FUNCTION_CALLS, arns),
   environment,
   nodejs,
 });
@@ -43,9 +84,19 @@ export const finishUploadFunction = new sst.aws.Function("FinishUploadFunction",
   // Finishing keeps the upload and its re-encoding as files in /tmp: about twice
   // MAX_LARGE_UPLOAD_BYTES (50 MiB by default), with room to spare. Raise both together.
   storage: "1024 MB",
+  concurrency: { reserved: finishUploadReservedConcurrency },
   link,
+  permissions: permissionsFor(FINISH_UPLOAD_FUNCTION_CALLS, arns),
   environment,
   nodejs,
+  // S3 invokes it asynchronously: Lambda tries an event three times in all, then hands it on.
+  retries: 2,
+  transform: {
+    eventInvokeConfig: (args) => {
+      args.maximumEventAgeInSeconds = FINISH_UPLOAD_MAX_EVENT_AGE_SECONDS;
+      args.destinationConfig = { onFailure: { destination: finishUploadFailures.arn } };
+    },
+  },
 });
 
 bucket.notify({
@@ -60,5 +111,16 @@ bucket.notify({
 });
 
 // The app answers CORS itself (CORS_ALLOWED_ORIGINS), so API Gateway must not.
-export const httpApi = new sst.aws.ApiGatewayV2("HttpApi", { cors: false });
+export const httpApi = new sst.aws.ApiGatewayV2("HttpApi", {
+  cors: false,
+  transform: {
+    // Past these, API Gateway answers 429 before the function is invoked at all.
+    stage: (args) => {
+      args.defaultRouteSettings = {
+        throttlingRateLimit: apiThrottle.rateLimit,
+        throttlingBurstLimit: apiThrottle.burstLimit,
+      };
+    },
+  },
+});
 httpApi.route("$default", apiFunction.arn);

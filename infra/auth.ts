@@ -11,10 +11,21 @@ const authDomainPrefix =
     .replace(/[^a-z0-9-]+/g, "-")
     .slice(0, 63);
 
-/** Users sign in with their e-mail address; the API accepts the tokens this pool issues. */
+/**
+ * Users sign in with their e-mail address; the API accepts the tokens this pool issues. Only an
+ * operator creates users (README: "Get a token from Cognito"): with self sign-up, anyone could
+ * make as many accounts as they like and multiply every per-user limit.
+ */
 export const userPool = new sst.aws.CognitoUserPool("Users", {
   usernames: ["email"],
   domain: { prefix: authDomainPrefix },
+  transform: {
+    userPool: (args) => {
+      args.adminCreateUserConfig = { allowAdminCreateUserOnly: true };
+      // The production pool holds every user: it refuses deletion by anyone, not only by `sst remove`.
+      args.deletionProtection = $app.stage === "production" ? "ACTIVE" : "INACTIVE";
+    },
+  },
 });
 
 /** The gallery's page: where the hosted login returns (with a code) and where sign-out lands. */

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { PENDING_UPLOAD_PREFIX } from "../packages/core/src/storage/object-store.ts";
 import { stackTableArgs } from "./table.ts";
 
 /**
@@ -16,8 +17,14 @@ interface Made {
   name: string;
   args: Args;
 }
-const made: Made[] = [];
-const calls: { on: string; method: string; args: unknown[] }[] = [];
+interface Call {
+  on: string;
+  method: string;
+  args: unknown[];
+}
+// What the run in progress records (runStack starts each run with new lists).
+let made: Made[] = [];
+let calls: Call[] = [];
 
 /** A stand-in component: records its arguments, answers its outputs as "<name>.<output>". */
 function component(
@@ -51,6 +58,7 @@ const globals = {
       Dynamo: component("Dynamo", ["name", "arn"]),
       Bucket: component("Bucket", ["name", "arn"], { notify: () => undefined }),
       Function: component("Function", ["arn", "name"]),
+      Queue: component("Queue", ["arn", "url"]),
       ApiGatewayV2: component("ApiGatewayV2", ["url"], { route: () => undefined }),
       Router: component("Router", ["url"]),
       StaticSite: component("StaticSite", ["url"]),
@@ -65,39 +73,82 @@ const globals = {
   },
   $interpolate: (strings: TemplateStringsArray, ...values: unknown[]) => String.raw({ raw: strings }, ...values),
   $config: (config: unknown) => config,
-  $app: { name: "images", stage: "Alice_Dev" },
 };
 
-const one = (kind: string, name?: string) => {
-  const found = made.filter((m) => m.kind === kind && (name === undefined || m.name === name));
+const oneOf = (records: Made[], kind: string, name?: string) => {
+  const found = records.filter((m) => m.kind === kind && (name === undefined || m.name === name));
   expect(found, `${kind} ${name ?? ""}`).toHaveLength(1);
   return found[0]!;
 };
-const instanceOf = (kind: string, name: string) => (value: unknown) =>
-  (value as { record?: Made }).record === one(kind, name);
 
 interface StackConfig {
   app(input: { stage: string }): Args;
   run(): Promise<Record<string, unknown>>;
 }
+
+interface StackRun {
+  config: StackConfig;
+  outputs: Record<string, unknown>;
+  made: Made[];
+  calls: Call[];
+  one(kind: string, name?: string): Made;
+}
+
+/** The deploy's settings that every run starts from (each run may add its own). */
+const DEPLOY_ENV = { CORS_ALLOWED_ORIGINS: "https://app.example.com, https://admin.example.com" };
+const SETTING_NAMES = [
+  "API_RESERVED_CONCURRENCY",
+  "FINISH_UPLOAD_RESERVED_CONCURRENCY",
+  "API_THROTTLE_RATE_LIMIT",
+  "API_THROTTLE_BURST_LIMIT",
+];
+
+/** Evaluates sst.config.ts and infra/ afresh for `stage`, with `env` as the deploy's environment. */
+async function runStack(stage: string, env: Record<string, string> = {}): Promise<StackRun> {
+  made = [];
+  calls = [];
+  const saved = { ...process.env };
+  for (const name of SETTING_NAMES) delete process.env[name];
+  Object.assign(process.env, DEPLOY_ENV, env);
+  Object.assign(globalThis, globals, { $app: { name: "images", stage } });
+  try {
+    vi.resetModules();
+    const file = pathToFileURL(join(import.meta.dirname, "../sst.config.ts")).href;
+    const config = ((await import(file)) as { default: StackConfig }).default;
+    const outputs = await config.run();
+    const records = made;
+    return { config, outputs, made: records, calls, one: (kind, name) => oneOf(records, kind, name) };
+  } finally {
+    process.env = saved;
+  }
+}
+
+/** What a component's `transform.<part>` makes of SST's arguments for that part (here: none). */
+const transformed = (component: Made, part: string): Args => {
+  const args: Args = {};
+  const transform = component.args.transform?.[part] as ((args: Args) => void) | undefined;
+  expect(transform, `${component.name} transform.${part}`).toBeTypeOf("function");
+  transform!(args);
+  return args;
+};
+
+let dev: StackRun;
 let config: StackConfig;
 let outputs: Record<string, unknown>;
+const one = (kind: string, name?: string) => dev.one(kind, name);
+const instanceOf = (kind: string, name: string) => (value: unknown) =>
+  (value as { record?: Made }).record === one(kind, name);
 
 beforeAll(async () => {
-  Object.assign(globalThis, globals);
-  process.env.CORS_ALLOWED_ORIGINS = "https://app.example.com, https://admin.example.com";
-  const file = pathToFileURL(join(import.meta.dirname, "../sst.config.ts")).href;
-  config = ((await import(file)) as { default: StackConfig }).default;
-  outputs = await config.run();
+  dev = await runStack("Alice_Dev");
+  ({ config, outputs } = dev);
 });
 
 describe("the stack program", () => {
-  it("declares the table from stackTableArgs, with point-in-time recovery", () => {
+  it("declares the table from stackTableArgs, with 35 days of point-in-time recovery", () => {
     const table = one("Dynamo", "ImagesTable");
     expect(table.args).toMatchObject(stackTableArgs());
-    const tableArgs: Args = {};
-    table.args.transform.table(tableArgs);
-    expect(tableArgs.pointInTimeRecovery).toEqual({ enabled: true });
+    expect(transformed(table, "table").pointInTimeRecovery).toEqual({ enabled: true, recoveryPeriodInDays: 35 });
   });
 
   it("keeps the bucket private and encrypted, with CORS for the configured origins and a day for abandoned uploads", () => {
@@ -107,14 +158,23 @@ describe("the stack program", () => {
       allowOrigins: ["https://app.example.com", "https://admin.example.com"],
       allowMethods: expect.arrayContaining(["GET", "POST", "PUT"]),
     });
+    // SST creates the lifecycle configuration only when it is given rules; the transform writes them in full.
     expect(bucket.args.lifecycle).toEqual([expect.objectContaining({ prefix: "uploads/", expiresIn: "1 day" })]);
+    expect(transformed(bucket, "lifecycle").rules).toContainEqual(
+      expect.objectContaining({
+        id: "expire-abandoned-uploads",
+        status: "Enabled",
+        filter: { prefix: "uploads/" },
+        expiration: { days: 1 },
+      }),
+    );
     expect(one("BucketServerSideEncryptionConfiguration").args).toEqual({
       bucket: "ImagesBucket.name",
       rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
     });
   });
 
-  it("runs both handlers on nodejs22.x arm64, linked to the table, the bucket and the secret, with sharp installed", () => {
+  it("runs both handlers on nodejs22.x arm64, linked to the secret alone, with sharp installed", () => {
     const sharp = (JSON.parse(readFileSync(join(import.meta.dirname, "../packages/core/package.json"), "utf8")) as Args)
       .dependencies.sharp;
     for (const [name, file] of [
@@ -130,17 +190,19 @@ describe("the stack program", () => {
       expect(readFileSync(join(import.meta.dirname, "..", file), "utf8")).toMatch(
         /export (const|async function|function) handler\b/,
       );
+      // A linked table or bucket would grant dynamodb:* or s3:* (SST's Dynamo and Bucket getSSTLink).
       const link = fn.args.link as unknown[];
-      expect(link.some(instanceOf("Dynamo", "ImagesTable"))).toBe(true);
-      expect(link.some(instanceOf("Bucket", "ImagesBucket"))).toBe(true);
+      expect(link).toHaveLength(1);
       expect(link.some(instanceOf("Secret", "CursorSecret"))).toBe(true);
     }
   });
 
-  it("checks tokens against the user pool's issuer and keys and the client id", () => {
+  it("names the table and the bucket, and checks tokens against the user pool's issuer and keys and the client id", () => {
     const issuer = "https://cognito-idp.eu-west-1.amazonaws.com/Users.id";
     for (const name of ["ApiFunction", "FinishUploadFunction"]) {
       expect(one("Function", name).args.environment).toEqual({
+        TABLE_NAME: "ImagesTable.name",
+        BUCKET_NAME: "ImagesBucket.name",
         AUTH_ISSUER: issuer,
         AUTH_JWKS_URL: `${issuer}/.well-known/jwks.json`,
         AUTH_AUDIENCE: "UsersClient.id",
@@ -153,7 +215,7 @@ describe("the stack program", () => {
   });
 
   it("sends ObjectCreated under uploads/ to the finishing function, and every request to the API function", () => {
-    expect(calls.filter((call) => call.method === "notify")).toEqual([
+    expect(dev.calls.filter((call) => call.method === "notify")).toEqual([
       {
         on: "ImagesBucket",
         method: "notify",
@@ -171,8 +233,8 @@ describe("the stack program", () => {
         ],
       },
     ]);
-    expect(one("ApiGatewayV2").args).toEqual({ cors: false });
-    expect(calls.filter((call) => call.method === "route")).toEqual([
+    expect(one("ApiGatewayV2").args).toEqual({ cors: false, transform: { stage: expect.any(Function) } });
+    expect(dev.calls.filter((call) => call.method === "route")).toEqual([
       { on: "HttpApi", method: "route", args: ["$default", "ApiFunction.arn"] },
     ]);
   });
@@ -219,5 +281,144 @@ describe("the stack program", () => {
   it("keeps and protects the production stage only", () => {
     expect(config.app({ stage: "production" })).toMatchObject({ removal: "retain", protect: true });
     expect(config.app({ stage: "alice" })).toMatchObject({ removal: "remove", protect: false });
+  });
+});
+
+describe("least privilege", () => {
+  const table = {
+    actions: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+    resources: ["ImagesTable.arn"],
+  };
+  const bucket = { actions: ["s3:ListBucket"], resources: ["ImagesBucket.arn"] };
+
+  it("grants each function exactly the actions its code calls, on the table, its indexes, the bucket, its objects and the failure queue", () => {
+    expect(one("Function", "ApiFunction").args.permissions).toEqual([
+      table,
+      { actions: ["dynamodb:Query"], resources: ["ImagesTable.arn/index/gsi1", "ImagesTable.arn/index/gsi2"] },
+      bucket,
+      { actions: ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], resources: ["ImagesBucket.arn/*"] },
+    ]);
+    // No listing, no presigning; parts of the re-encoded file, and its failed events to the queue.
+    expect(one("Function", "FinishUploadFunction").args.permissions).toEqual([
+      table,
+      bucket,
+      {
+        actions: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+        resources: ["ImagesBucket.arn/*"],
+      },
+      { actions: ["sqs:SendMessage"], resources: ["FinishUploadFailures.arn"] },
+    ]);
+  });
+
+  it("grants no wildcard action, and nothing on any resource but the stack's own", () => {
+    const ours = /^(ImagesTable\.arn(\/index\/gsi[12])?|ImagesBucket\.arn(\/\*)?|FinishUploadFailures\.arn)$/;
+    for (const name of ["ApiFunction", "FinishUploadFunction"]) {
+      const statements = one("Function", name).args.permissions as { actions: string[]; resources: string[] }[];
+      expect(statements.length).toBeGreaterThan(0);
+      for (const { actions, resources } of statements) {
+        for (const action of actions) expect(action, name).toMatch(/^(dynamodb|s3|sqs):[A-Za-z]+$/);
+        for (const resource of resources) expect(resource, name).toMatch(ours);
+      }
+      expect(one("Function", name).args.policies, name).toBeUndefined();
+    }
+  });
+
+  it("reserves concurrency for each function and throttles the API at its stage, within the deploy's settings", async () => {
+    expect(one("Function", "ApiFunction").args.concurrency).toEqual({ reserved: 100 });
+    expect(one("Function", "FinishUploadFunction").args.concurrency).toEqual({ reserved: 20 });
+    expect(transformed(one("ApiGatewayV2", "HttpApi"), "stage").defaultRouteSettings).toEqual({
+      throttlingRateLimit: 200,
+      throttlingBurstLimit: 400,
+    });
+
+    const tuned = await runStack("Alice_Dev", {
+      API_RESERVED_CONCURRENCY: "none",
+      FINISH_UPLOAD_RESERVED_CONCURRENCY: "5",
+      API_THROTTLE_RATE_LIMIT: "50",
+      API_THROTTLE_BURST_LIMIT: "80",
+    });
+    expect(tuned.one("Function", "ApiFunction").args.concurrency).toEqual({ reserved: undefined });
+    expect(tuned.one("Function", "FinishUploadFunction").args.concurrency).toEqual({ reserved: 5 });
+    expect(transformed(tuned.one("ApiGatewayV2", "HttpApi"), "stage").defaultRouteSettings).toEqual({
+      throttlingRateLimit: 50,
+      throttlingBurstLimit: 80,
+    });
+
+    // 0 would stop the function altogether; a typo must not deploy at all.
+    await expect(runStack("Alice_Dev", { FINISH_UPLOAD_RESERVED_CONCURRENCY: "0" })).rejects.toThrow(
+      /FINISH_UPLOAD_RESERVED_CONCURRENCY=0/,
+    );
+    await expect(runStack("Alice_Dev", { API_THROTTLE_RATE_LIMIT: "none" })).rejects.toThrow(
+      /API_THROTTLE_RATE_LIMIT=none/,
+    );
+  });
+
+  it("lets only an operator create users (no self sign-up)", () => {
+    expect(transformed(one("CognitoUserPool", "Users"), "userPool").adminCreateUserConfig).toEqual({
+      allowAdminCreateUserOnly: true,
+    });
+  });
+
+  it("protects the production table and user pool from deletion, and no other stage's", async () => {
+    expect(transformed(one("Dynamo", "ImagesTable"), "table").deletionProtectionEnabled).toBe(false);
+    expect(transformed(one("CognitoUserPool", "Users"), "userPool").deletionProtection).toBe("INACTIVE");
+    const production = await runStack("production");
+    expect(transformed(production.one("Dynamo", "ImagesTable"), "table").deletionProtectionEnabled).toBe(true);
+    expect(transformed(production.one("CognitoUserPool", "Users"), "userPool").deletionProtection).toBe("ACTIVE");
+  });
+});
+
+describe("when finishing fails", () => {
+  it("sends the finishing function's events, once Lambda gives up on them, to a queue that keeps them 14 days", () => {
+    const finish = one("Function", "FinishUploadFunction");
+    expect(finish.args.retries).toBe(2);
+    expect(transformed(finish, "eventInvokeConfig")).toEqual({
+      maximumEventAgeInSeconds: 3600,
+      destinationConfig: { onFailure: { destination: "FinishUploadFailures.arn" } },
+    });
+    const queue = one("Queue", "FinishUploadFailures");
+    expect(transformed(queue, "queue")).toEqual({ messageRetentionSeconds: 14 * 24 * 3600 });
+    // The API function is invoked synchronously: its caller sees its errors.
+    expect(one("Function", "ApiFunction").args.retries).toBeUndefined();
+  });
+
+  it("outputs where the failures are and which function replays them", () => {
+    expect(outputs).toMatchObject({
+      finishUploadFailuresQueueUrl: "FinishUploadFailures.url",
+      finishUploadFunctionName: "FinishUploadFunction.name",
+    });
+  });
+});
+
+describe("the bucket's versions", () => {
+  it("keeps deleted and overwritten bytes as long as the table can be restored, and those under uploads/ a day", () => {
+    const bucket = one("Bucket", "ImagesBucket");
+    expect(bucket.args.versioning).toBe(true);
+    const rules = transformed(bucket, "lifecycle").rules as Args[];
+    const recoveryDays = transformed(one("Dynamo", "ImagesTable"), "table").pointInTimeRecovery.recoveryPeriodInDays;
+    expect(rules).toEqual([
+      {
+        id: "expire-abandoned-uploads",
+        status: "Enabled",
+        filter: { prefix: PENDING_UPLOAD_PREFIX },
+        expiration: { days: 1 },
+        noncurrentVersionExpiration: { noncurrentDays: 1 },
+      },
+      {
+        id: "keep-deleted-bytes-for-recovery",
+        status: "Enabled",
+        filter: {},
+        noncurrentVersionExpiration: { noncurrentDays: recoveryDays },
+        expiration: { expiredObjectDeleteMarker: true },
+        abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+      },
+    ]);
+    expect(recoveryDays).toBe(35);
+  });
+
+  it("lifecycles and finishes the prefix that the code posts large uploads under", () => {
+    expect(PENDING_UPLOAD_PREFIX).toBe("uploads/");
+    const notify = dev.calls.find((call) => call.method === "notify")!.args[0] as Args;
+    expect(notify.notifications[0].filterPrefix).toBe(PENDING_UPLOAD_PREFIX);
   });
 });

@@ -11,3 +11,42 @@ export const corsAllowedOrigins = (process.env.CORS_ALLOWED_ORIGINS ?? "")
 /** Deployed functions run on this runtime and architecture (SST's default runtime is newer). */
 export const runtime = "nodejs22.x";
 export const architecture = "arm64";
+
+/**
+ * A whole number from the deploy's environment, `fallback` when unset; "none" when `none` is
+ * allowed and asked for. Anything else stops the deploy, naming the variable.
+ */
+function deploySetting(name: string, fallback: number, min: number, max: number): number;
+function deploySetting(name: string, fallback: number, min: number, max: number, none: "none"): number | undefined;
+function deploySetting(name: string, fallback: number, min: number, max: number, none?: "none") {
+  const raw = process.env[name]?.trim();
+  if (!raw) return fallback;
+  if (none && raw === none) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name}=${raw}: expected a whole number from ${min} to ${max}${none ? ' or "none"' : ""}`);
+  }
+  return value;
+}
+
+/**
+ * How many instances each function may run at once (Lambda's reserved concurrency), which also
+ * bounds what a burst costs and how hard it hits the table. "none" reserves nothing: needed in an
+ * account whose concurrency quota is too small to reserve from (new accounts can have 10).
+ * The finishing function's events wait in Lambda's own queue while it is at its limit (up to an
+ * hour, infra/api.ts), then go to the failure queue.
+ */
+export const apiReservedConcurrency = deploySetting("API_RESERVED_CONCURRENCY", 100, 1, 10_000, "none");
+export const finishUploadReservedConcurrency = deploySetting(
+  "FINISH_UPLOAD_RESERVED_CONCURRENCY",
+  20,
+  1,
+  10_000,
+  "none",
+);
+
+/** API Gateway's limits for the whole API (its default stage): requests a second, and the burst above it. */
+export const apiThrottle = {
+  rateLimit: deploySetting("API_THROTTLE_RATE_LIMIT", 200, 1, 10_000),
+  burstLimit: deploySetting("API_THROTTLE_BURST_LIMIT", 400, 1, 5_000),
+};

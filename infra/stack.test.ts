@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { describeTableForCreate, TABLE } from "../packages/core/src/db/table.ts";
 import { stackTableArgs, type StackTableArgs } from "./table.ts";
@@ -158,27 +159,28 @@ describe("the stack", () => {
   });
 });
 
-describe("the links", () => {
-  it("are read by the configuration under the names the stack gives them", async () => {
-    // Prepare: the names of the linked components, as infra/ declares them.
+describe("what reaches the deployed code", () => {
+  it("is read by the configuration: the names from the environment, the secret by link under the name the stack gives it", async () => {
+    // Prepare: the secret's name as infra/ declares it; the table's and bucket's names as the
+    // stack sets them in the functions' environment (infra/api.ts), since neither is linked.
     const storage = readFileSync(join(import.meta.dirname, "storage.ts"), "utf8");
-    const nameOf = (component: string) => {
-      const match = new RegExp(`new sst\\.${component.replace(".", "\\.")}\\("([A-Za-z0-9]+)"`).exec(storage);
-      if (!match?.[1]) throw new Error(`no ${component} in infra/storage.ts`);
-      return match[1];
-    };
+    const secret = /new sst\.Secret\("([A-Za-z0-9]+)"/.exec(storage)?.[1];
+    expect(secret).toBeDefined();
+    const api = readFileSync(join(import.meta.dirname, "api.ts"), "utf8");
+    expect(api).toMatch(/TABLE_NAME: table\.name,\s*BUCKET_NAME: bucket\.name,/);
     // As SST's Resource sees them in a function: one SST_RESOURCE_<name> JSON per link.
     onTestFinished(() => {
       for (const key of Object.keys(process.env)) if (key.startsWith("SST_RESOURCE_")) delete process.env[key];
     });
     process.env.SST_RESOURCE_App = JSON.stringify({ name: "images", stage: "test" });
-    process.env[`SST_RESOURCE_${nameOf("aws.Dynamo")}`] = JSON.stringify({ name: "linked-table" });
-    process.env[`SST_RESOURCE_${nameOf("aws.Bucket")}`] = JSON.stringify({ name: "linked-bucket" });
-    process.env[`SST_RESOURCE_${nameOf("Secret")}`] = JSON.stringify({ value: "s".repeat(40) });
+    process.env[`SST_RESOURCE_${secret}`] = JSON.stringify({ value: "s".repeat(40) });
     const { loadConfig } = await import("../packages/core/src/config.ts");
-    const env: Record<string, string | undefined> = { ...process.env, AWS_ENDPOINT_GUARD: "off" };
-    delete env.TABLE_NAME;
-    delete env.BUCKET_NAME;
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      AWS_ENDPOINT_GUARD: "off",
+      TABLE_NAME: "stack-table",
+      BUCKET_NAME: "stack-bucket",
+    };
     delete env.CURSOR_SECRET;
 
     // Act
@@ -186,11 +188,28 @@ describe("the links", () => {
 
     // Assess
     expect(config).toMatchObject({
-      tableName: "linked-table",
-      bucketName: "linked-bucket",
+      tableName: "stack-table",
+      bucketName: "stack-bucket",
       cursorSecret: "s".repeat(40),
     });
-    // The environment still wins where it names them itself.
-    expect(loadConfig({ ...env, TABLE_NAME: "from-env" }).tableName).toBe("from-env");
+  });
+});
+
+describe("the config SST evaluates", () => {
+  it("imports no package: SST evaluates it from .sst/platform, whose own older SDK a package would load", async () => {
+    const { metafile } = await build({
+      entryPoints: [join(import.meta.dirname, "../sst.config.ts")],
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      packages: "external",
+      write: false,
+      metafile: true,
+      logLevel: "silent",
+    });
+    const external = Object.values(metafile.outputs).flatMap((output) =>
+      output.imports.filter((item) => item.external).map((item) => item.path),
+    );
+    expect(external).toEqual([]);
   });
 });

@@ -1,6 +1,15 @@
-import { PENDING_UPLOAD_PREFIX } from "../packages/core/src/storage/object-store.ts";
 import { corsAllowedOrigins } from "./settings";
 import { stackTableArgs } from "./table";
+
+/**
+ * How far back the table can be restored (DynamoDB's longest point-in-time recovery window), and
+ * so how long the bucket keeps the bytes of an overwritten or deleted object: a table restored to
+ * any moment in the window names only bytes that are still there (as noncurrent versions).
+ */
+export const RECOVERY_DAYS = 35;
+
+/** A production table also refuses deletion by anyone, not only by `sst remove`. */
+const isProduction = $app.stage === "production";
 
 /** The one table, its keys and indexes derived from packages/core (see infra/table.ts). */
 export const table = new sst.aws.Dynamo("ImagesTable", {
@@ -8,13 +17,27 @@ export const table = new sst.aws.Dynamo("ImagesTable", {
   transform: {
     // SST turns point-in-time recovery on today; say so here, so a change of default cannot drop it.
     table: (args) => {
-      args.pointInTimeRecovery = { enabled: true };
+      args.pointInTimeRecovery = { enabled: true, recoveryPeriodInDays: RECOVERY_DAYS };
+      args.deletionProtectionEnabled = isProduction;
     },
   },
 });
 
-/** Where a client posts a large file; what is never finished there expires after a day. */
-export const uploadPrefix = PENDING_UPLOAD_PREFIX;
+/** The ARNs of the table's global secondary indexes, which every listing queries. */
+export const tableIndexArns = Object.keys(stackTableArgs().globalIndexes).map(
+  (index) => $interpolate`${table.arn}/index/${index}`,
+);
+
+/**
+ * Where a client posts a large file; what is never finished there expires after a day. The same
+ * as PENDING_UPLOAD_PREFIX in packages/core/src/storage/object-store.ts (infra/program.test.ts
+ * checks), but not imported from there: that module brings the S3 SDK into the config SST
+ * evaluates, which then resolves SST's own older @aws-sdk/core in .sst/platform and fails.
+ */
+export const uploadPrefix = "uploads/";
+
+/** Days a file posted under uploads/ may wait, and its old versions stay, before S3 removes them. */
+const ABANDONED_UPLOAD_DAYS = 1;
 
 /** Image bytes: private (SST blocks public access and refuses plain HTTP by default). */
 export const bucket = new sst.aws.Bucket("ImagesBucket", {
@@ -29,8 +52,38 @@ export const bucket = new sst.aws.Bucket("ImagesBucket", {
           exposeHeaders: ["ETag"],
           maxAge: "1 hour",
         },
-  lifecycle: [{ id: "expire-abandoned-uploads", prefix: uploadPrefix, expiresIn: "1 day" }],
+  // Deleted and overwritten objects stay, as noncurrent versions, for RECOVERY_DAYS.
+  versioning: true,
+  lifecycle: [{ id: "expire-abandoned-uploads", prefix: uploadPrefix, expiresIn: `${ABANDONED_UPLOAD_DAYS} day` }],
+  transform: {
+    // SST's rules cannot say what becomes of noncurrent versions, so these replace them (SST
+    // makes the lifecycle configuration only when `lifecycle` above names a rule).
+    lifecycle: (args) => {
+      args.rules = [
+        {
+          id: "expire-abandoned-uploads",
+          status: "Enabled",
+          filter: { prefix: uploadPrefix },
+          expiration: { days: ABANDONED_UPLOAD_DAYS },
+          // A finished upload's file is deleted at once; its old version need not stay long.
+          noncurrentVersionExpiration: { noncurrentDays: ABANDONED_UPLOAD_DAYS },
+        },
+        {
+          id: "keep-deleted-bytes-for-recovery",
+          status: "Enabled",
+          filter: {},
+          noncurrentVersionExpiration: { noncurrentDays: RECOVERY_DAYS },
+          // Delete markers left with no version behind them, and parts of uploads that never completed.
+          expiration: { expiredObjectDeleteMarker: true },
+          abortIncompleteMultipartUpload: { daysAfterInitiation: ABANDONED_UPLOAD_DAYS },
+        },
+      ];
+    },
+  },
 });
+
+/** Every object in the bucket: what the functions' object rights are on (infra/permissions.ts). */
+export const bucketObjectsArn = $interpolate`${bucket.arn}/*`;
 
 // New objects are encrypted with S3-managed keys anyway; declared so that it shows in the stack.
 new aws.s3.BucketServerSideEncryptionConfiguration("ImagesBucketEncryption", {

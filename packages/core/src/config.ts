@@ -79,20 +79,18 @@ export class ConfigError extends Error {
 }
 
 /**
- * Deployed by SST (infra/api.ts), the table, the bucket and the cursor secret arrive by `link`:
- * SST's `Resource` reads them from the function's encrypted resource file. They fill
- * TABLE_NAME, BUCKET_NAME and CURSOR_SECRET where the environment does not set those itself.
- * Elsewhere (no SST_RESOURCE_App, which SST sets in every function) the environment is used as is.
+ * Deployed by SST (infra/api.ts), TABLE_NAME and BUCKET_NAME are environment variables (a linked
+ * table or bucket would grant every action on it), and the cursor secret arrives by `link`: SST's
+ * `Resource` reads it from the function's encrypted resource file, to fill CURSOR_SECRET where the
+ * environment does not set it. Elsewhere (no SST_RESOURCE_App, which SST sets in every function)
+ * the environment is used as is.
  */
 function withSstLinks(env: Record<string, string | undefined>): Record<string, string | undefined> {
   if (env.SST_RESOURCE_App === undefined) return env;
-  const linked = Resource as unknown as Record<string, { name?: string; value?: string } | undefined>;
-  const read = (name: string, property: "name" | "value") => (name in linked ? linked[name]?.[property] : undefined);
+  const linked = Resource as unknown as Record<string, { value?: string } | undefined>;
   return {
     ...env,
-    TABLE_NAME: env.TABLE_NAME ?? read("ImagesTable", "name"),
-    BUCKET_NAME: env.BUCKET_NAME ?? read("ImagesBucket", "name"),
-    CURSOR_SECRET: env.CURSOR_SECRET ?? read("CursorSecret", "value"),
+    CURSOR_SECRET: env.CURSOR_SECRET ?? ("CursorSecret" in linked ? linked.CursorSecret?.value : undefined),
   };
 }
 
