@@ -36,40 +36,92 @@ export const MAX_DESCRIPTION_LENGTH = 2000;
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 
+/**
+ * Lengths count Unicode code points: what "characters" means in the contract. Not UTF-16 units
+ * (an emoji would count 2), and not graphemes: 👨‍👩‍👧 is one grapheme but 5 code points, and a
+ * grapheme can carry any number of combining marks, so only code points bound what is stored.
+ */
 const codePoints = (value: string) => [...value].length;
-// Control characters have no place in a title; a description keeps line breaks and tabs.
-const TITLE_FORBIDDEN = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
-const DESCRIPTION_FORBIDDEN = /[\p{Cf}\u2028\u2029]|[^\P{Cc}\n\r\t]/u;
-const TAG_PATTERN = /^[\p{L}\p{N}_-]{1,64}$/u;
+
 /** Half of a surrogate pair on its own: not a character, whatever the encoding. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const wellFormed = (value: string) => !LONE_SURROGATE.test(value);
+/** A subdivision flag (🏴 + tag letters + cancel tag): the one place tag characters belong. */
+const EMOJI_TAG_SEQUENCE = /\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{1,8}\u{E007F}/gu;
+/**
+ * What makes text read other than it is: characters no text field takes. Joiners (ZWJ, ZWNJ),
+ * marks (LRM, RLM), soft hyphens and zero-width spaces stay: scripts and emoji need them.
+ */
+const TROUBLEMAKERS: [RegExp, string][] = [
+  [/[\u202A-\u202E\u2066-\u2069]/u, "must not contain bidirectional embedding, override or isolate characters"],
+  [/\uFEFF/u, "must not contain a byte order mark"],
+  [/\p{Noncharacter_Code_Point}/u, "must not contain Unicode noncharacters"],
+  [/[\u206A-\u206F\uFFF9-\uFFFB\u{E0000}-\u{E007F}]/u, "must not contain invisible format characters"],
+  [/[\u2028\u2029]/u, "must not contain line or paragraph separators"],
+];
+const CONTROL = /\p{Cc}/u;
+/** Control characters other than the line breaks and tabs a description keeps. */
+const CONTROL_BUT_LINES = /[^\P{Cc}\n\r\t]/u;
+/** Letters that show nothing (Hangul fillers) and the blank braille pattern. */
+const BLANK_LETTERS = "\u115F\u1160\u3164\uFFA0\u2800";
+const NOTHING_VISIBLE = new RegExp(`^[\\s\\p{Cf}\\p{M}${BLANK_LETTERS}]*$`, "u");
 
-export const Title = z
-  .string()
-  .refine(wellFormed, { message: "must be valid Unicode text" })
-  .transform((value) => value.normalize("NFC").trim())
+/** Why `value` is not text a field takes, or undefined when it is. */
+function textProblem(value: string, control: RegExp): string | undefined {
+  if (LONE_SURROGATE.test(value)) return "must be valid Unicode text";
+  if (control.test(value)) {
+    return control === CONTROL
+      ? "must not contain control characters"
+      : "must not contain control characters other than line breaks and tabs";
+  }
+  const outsideFlags = value.replace(EMOJI_TAG_SEQUENCE, "");
+  return TROUBLEMAKERS.find(([pattern]) => pattern.test(outsideFlags))?.[1];
+}
+
+/**
+ * Well-formed, then NFC and trimmed, line breaks as LF (a form sends CRLF, JSON usually LF: the
+ * same text is stored the same), then held to `control` and the troublemakers.
+ */
+const Text = (control: RegExp) =>
+  z
+    .string()
+    .refine((value) => !LONE_SURROGATE.test(value), { message: "must be valid Unicode text", abort: true })
+    .transform((value) => value.normalize("NFC").replace(/\r\n?/g, "\n").trim())
+    .superRefine((value, ctx) => {
+      const problem = textProblem(value, control);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    });
+
+export const Title = Text(CONTROL)
   .refine((value) => codePoints(value) >= 1 && codePoints(value) <= MAX_TITLE_LENGTH, {
     message: `must be 1-${MAX_TITLE_LENGTH} characters`,
   })
-  .refine((value) => !TITLE_FORBIDDEN.test(value), { message: "must not contain control characters" });
+  .refine((value) => value === "" || !NOTHING_VISIBLE.test(value), {
+    message: "must contain a character that can be seen",
+  });
 
-export const Description = z
-  .string()
-  .refine(wellFormed, { message: "must be valid Unicode text" })
-  .transform((value) => value.normalize("NFC").trim())
+export const Description = Text(CONTROL_BUT_LINES)
   .refine((value) => codePoints(value) <= MAX_DESCRIPTION_LENGTH, {
     message: `must be at most ${MAX_DESCRIPTION_LENGTH} characters`,
   })
-  .refine((value) => !DESCRIPTION_FORBIDDEN.test(value), {
-    message: "must not contain control characters other than line breaks and tabs",
-  })
   .transform((value) => (value === "" ? null : value));
+
+/**
+ * Letters, combining marks, digits, `_` and `-`, starting with no mark; ZWNJ and ZWJ only
+ * between letters (Persian, Indic scripts); no blank letters. Keys embed tags, so nothing else.
+ */
+const TAG_PATTERN = new RegExp(
+  `^(?!.*[${BLANK_LETTERS}])[\\p{L}\\p{N}_-](?:[\\p{L}\\p{M}\\p{N}_-]|(?<=[\\p{L}\\p{M}])[\\u200C\\u200D](?=[\\p{L}\\p{M}]))*$`,
+  "u",
+);
 
 export const Tag = z
   .string()
-  .transform((value) => value.normalize("NFC").trim().toLowerCase())
-  .refine((value) => TAG_PATTERN.test(value), { message: "must be 1-64 letters, digits, '_' or '-'" });
+  .refine((value) => !LONE_SURROGATE.test(value), { message: "must be valid Unicode text", abort: true })
+  // Lower-cased first: lower-casing can undo NFC (İ becomes i + U+0307).
+  .transform((value) => value.trim().toLowerCase().normalize("NFC"))
+  .refine((value) => TAG_PATTERN.test(value) && codePoints(value) <= 64, {
+    message: "must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks)",
+  });
 
 /** Trimmed, lower-cased, de-duplicated, at most 20. */
 export const Tags = z
