@@ -1,12 +1,13 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
-import { requestId } from "hono/request-id";
+import { randomUUID } from "node:crypto";
 import type { Config, ImageStore } from "@images/core";
 import type { AppEnv } from "./app-env.ts";
 import { createTokenVerifier, requireUser, type TokenVerifier } from "./auth.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { errorToResponse, problemResponse, validationProblem } from "./problem.ts";
 import { acceptBody } from "./request-body.ts";
+import { routing } from "./routing.ts";
 import { registerImageRoutes } from "./routes/images.handlers.ts";
 import { registerSystemRoutes } from "./routes/system.routes.ts";
 
@@ -31,7 +32,15 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
   });
   const verify = verifyToken ?? createTokenVerifier(config.auth);
 
-  app.use(requestId());
+  // The server's own id for each request, in its logs and in the answer's x-request-id. A
+  // client's X-Request-Id is logged beside it (clientRequestId), never in its place: two
+  // requests must never share an id, and a client must not write what the logs say.
+  app.use(async (c, next) => {
+    const id = randomUUID();
+    c.set("requestId", id);
+    c.header("x-request-id", id);
+    await next();
+  });
   // One line a request, with its request id, never its headers (tokens) or bodies (links).
   app.use(async (c, next) => {
     const started = performance.now();
@@ -43,6 +52,7 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
     await next();
     logger.info({
       requestId: c.get("requestId"),
+      clientRequestId: clientRequestIdOf(c.req.header("x-request-id")),
       event: "request",
       method: c.req.method,
       path: c.req.path,
@@ -51,17 +61,18 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
       userId: c.get("userId"),
     });
   });
-  if (config.corsAllowedOrigins.length > 0) {
-    app.use(
-      cors({
-        origin: config.corsAllowedOrigins,
-        allowMethods: ["GET", "POST", "PATCH", "DELETE"],
-        allowHeaders: ["authorization", "content-type", "idempotency-key"],
-        exposeHeaders: ["retry-after", "x-request-id", "location"],
-        maxAge: 600,
-      }),
-    );
-  }
+  const corsHeaders =
+    config.corsAllowedOrigins.length > 0
+      ? cors({
+          origin: config.corsAllowedOrigins,
+          allowMethods: ["GET", "POST", "PATCH", "DELETE"],
+          allowHeaders: ["authorization", "content-type", "idempotency-key"],
+          exposeHeaders: ["retry-after", "x-request-id", "location", "allow"],
+          maxAge: 600,
+        })
+      : undefined;
+  // 404 and 405 before authentication: which paths and methods exist is public (/openapi.json).
+  app.use(routing(() => app.routes, corsHeaders));
   app.onError((error, c) => {
     const log = logger.child({ requestId: c.get("requestId") });
     const response = errorToResponse(error, c, (level, fields) => log[level](fields));
@@ -69,17 +80,12 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
     response.headers.set("x-request-id", c.get("requestId"));
     return response;
   });
-  app.notFound((c) => {
-    // Whole Responses do not take the headers prepared on the context: the request id goes in here.
-    const requestId = { "x-request-id": c.get("requestId") };
-    const allowed = allowedMethods(app, c.req.path);
-    if (allowed.length > 0) {
-      return problemResponse(405, `${c.req.method} is not allowed here`, {
-        headers: { ...requestId, allow: allowed.join(", ") },
-      });
-    }
-    return problemResponse(404, `no route for ${c.req.method} ${c.req.path}`, { headers: requestId });
-  });
+  // Only reached when an endpoint's own middleware passes a request on that no handler takes.
+  app.notFound((c) =>
+    problemResponse(404, `no route for ${c.req.method} ${c.req.path}`, {
+      headers: { "x-request-id": c.get("requestId") },
+    }),
+  );
 
   app.use("/images", requireUser(verify));
   app.use("/images/*", requireUser(verify));
@@ -98,13 +104,7 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
 
 export type App = ReturnType<typeof createApp>;
 
-/** The methods some route serves at `path`, for a 405's Allow header. */
-function allowedMethods(app: OpenAPIHono<AppEnv>, path: string): string[] {
-  const methods = new Set<string>();
-  for (const route of app.routes) {
-    if (route.method === "ALL") continue;
-    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}$`);
-    if (pattern.test(path)) methods.add(route.method);
-  }
-  return [...methods].sort();
+/** A client's X-Request-Id as the logs keep it: at most 128 visible ASCII characters, others as "_". */
+function clientRequestIdOf(value: string | undefined): string | undefined {
+  return value?.slice(0, 128).replace(/[^\x21\x23-\x5b\x5d-\x7e]/g, "_");
 }

@@ -28,6 +28,13 @@ export function createDevelopmentSite(api: App, galleryDir = GALLERY_DIR) {
     }
     return c.json({ user_id: parsed.data, token: await signDevelopmentToken(parsed.data) }, 201);
   });
+  site.all("/dev/token", (c) =>
+    c.req.method === "OPTIONS"
+      ? c.body(null, 204, { allow: "OPTIONS, POST" })
+      : problemResponse(405, `${c.req.method} is not allowed here; use OPTIONS, POST`, {
+          headers: { allow: "OPTIONS, POST" },
+        }),
+  );
 
   const index = join(galleryDir, "index.html");
   if (existsSync(index)) {

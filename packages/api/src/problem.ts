@@ -54,18 +54,23 @@ export class HttpProblem extends Error {
   }
 }
 
+/** The problem document for `status`. */
+export function problemBody(status: number, detail: string, issues?: Issue[]): z.infer<typeof Problem> {
+  return {
+    type: "about:blank",
+    title: TITLES[status] ?? "Error",
+    status,
+    detail,
+    ...(issues && issues.length > 0 ? { errors: issues } : {}),
+  };
+}
+
 export function problemResponse(
   status: number,
   detail: string,
   options: { headers?: Record<string, string>; issues?: Issue[] } = {},
 ): Response {
-  const body = {
-    type: "about:blank",
-    title: TITLES[status] ?? "Error",
-    status,
-    detail,
-    ...(options.issues && options.issues.length > 0 ? { errors: options.issues } : {}),
-  };
+  const body = problemBody(status, detail, options.issues);
   return new Response(JSON.stringify(body), {
     status,
     headers: { "content-type": PROBLEM_CONTENT_TYPE, "x-content-type-options": "nosniff", ...options.headers },

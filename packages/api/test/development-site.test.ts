@@ -72,6 +72,14 @@ describe("npm run dev's site", () => {
     expect((await site.request("/assets/missing.js")).status).toBe(404);
   });
 
+  it("answers 405 with Allow for another method on /dev/token", async () => {
+    for (const method of ["GET", "PUT", "DELETE"]) {
+      const answer = await site.request("/dev/token", { method });
+      expect(answer.status).toBe(405);
+      expect(answer.headers.get("allow")).toBe("OPTIONS, POST");
+    }
+  });
+
   it("says how to build the gallery when it is not built", async () => {
     const unbuilt = createDevelopmentSite(app, join(gallery, "nowhere"));
     expect(await (await unbuilt.request("/")).text()).toContain("npm run build -w @images/web");

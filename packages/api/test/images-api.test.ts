@@ -373,7 +373,7 @@ describe("the rest of the surface", () => {
     await problemOf(await t.call("GET", "/nothing-here"), 404);
     const response = await t.call("PUT", "/images/img_01ARZ3NDEKTSV4RRFFQ69G5FAV", { json: {} });
     await problemOf(response, 405);
-    expect(response.headers.get("allow")).toBe("DELETE, GET, PATCH");
+    expect(response.headers.get("allow")).toBe("DELETE, GET, HEAD, OPTIONS, PATCH");
   });
 
   it("marks every answer nosniff and gives it a request id", async () => {
