@@ -20,16 +20,25 @@ const now = () => Math.floor(Date.now() / 1000);
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
 const jpeg = fixture("FreshFlower.jpg");
 
+/** A development token like the ones the service issues; a claim given as null is left out. */
 function devToken(
-  claims: { sub?: string; iss?: string; aud?: string; exp?: number; nbf?: number },
+  claims: {
+    sub?: string | null;
+    iss?: string;
+    aud?: string;
+    exp?: number | null;
+    nbf?: number;
+    token_use?: string | null;
+  },
   key = developmentKey(),
 ) {
-  let jwt = new SignJWT({})
+  const tokenUse = claims.token_use === undefined ? "id" : claims.token_use;
+  let jwt = new SignJWT(tokenUse === null ? {} : { token_use: tokenUse })
     .setProtectedHeader({ alg: "HS256" })
-    .setSubject(claims.sub ?? "victim")
     .setIssuer(claims.iss ?? DEVELOPMENT_TOKEN.issuer)
-    .setAudience(claims.aud ?? DEVELOPMENT_TOKEN.audience)
-    .setExpirationTime(claims.exp ?? now() + 600);
+    .setAudience(claims.aud ?? DEVELOPMENT_TOKEN.audience);
+  if (claims.sub !== null) jwt = jwt.setSubject(claims.sub ?? "victim");
+  if (claims.exp !== null) jwt = jwt.setExpirationTime(claims.exp ?? now() + 600);
   if (claims.nbf) jwt = jwt.setNotBefore(claims.nbf);
   return jwt.sign(key);
 }
@@ -44,7 +53,11 @@ beforeAll(async () => {
     future: await devToken({ nbf: now() + 3600 }),
     wrongIssuer: await devToken({ iss: "https://issuer.evil" }),
     wrongAudience: await devToken({ aud: "another-api" }),
-    algNone: `${b64({ alg: "none", typ: "JWT" })}.${b64({ sub: "victim", iss: DEVELOPMENT_TOKEN.issuer, aud: DEVELOPMENT_TOKEN.audience, exp: now() + 600 })}.`,
+    algNone: `${b64({ alg: "none", typ: "JWT" })}.${b64({ sub: "victim", iss: DEVELOPMENT_TOKEN.issuer, aud: DEVELOPMENT_TOKEN.audience, exp: now() + 600, token_use: "id" })}.`,
+    noExp: await devToken({ exp: null }),
+    noSub: await devToken({ sub: null }),
+    accessToken: await devToken({ token_use: "access" }),
+    noTokenUse: await devToken({ token_use: null }),
   };
   const form = new FormData();
   form.append("file", new Blob([await tinyPng(1)]));
@@ -304,6 +317,56 @@ const attacks: Attack[] = [
     headers: { authorization: "Basic dmljdGltOnB3" },
     as: null,
   },
+  // Issue 12: the rest of each defect's class.
+  get("a date in year 0000", 400, "/images?from=0000-01-01"),
+  get("a date-time in year 10000", 400, "/images?to=%2B010000-01-01T00:00:00Z"),
+  get("a date-time without a zone", 400, "/images?from=2026-01-01T10:00:00"),
+  get("a leap day that is not one", 400, "/images?from=2025-02-29"),
+  upload(
+    "a JSON upload in Latin-1",
+    415,
+    () => Buffer.from('{"title":"t","content_type":"image/jpeg","size_bytes":10}'),
+    {
+      "content-type": "application/json; charset=iso-8859-1",
+    },
+  ),
+  upload("a JSON upload that is not UTF-8", 400, () => Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]), {
+    "content-type": "application/json",
+  }),
+  upload("a Content-Type that is not a media type", 400, async () => withFile(jpeg), {
+    "content-type": "multipart/form-data; boundary",
+  }),
+  upload("application/jsonx", 415, () => Buffer.from("{}"), { "content-type": "application/jsonx" }),
+  upload("a boundary in another case than the body's", 400, async () => withFile(jpeg), {
+    "content-type": "multipart/form-data; boundary=xyz",
+  }),
+  get("a token without exp", 401, "/images", "noExp"),
+  get("a token without sub", 401, "/images", "noSub"),
+  get("an access token", 401, "/images", "accessToken"),
+  get("a token without token_use", 401, "/images", "noTokenUse"),
+  upload("a title with a left-to-right embedding", 400, () => withFile(jpeg, { title: "a\u202Ab" })),
+  upload("a title with a right-to-left isolate", 400, () => withFile(jpeg, { title: "a\u2067b" })),
+  upload("a title with a byte order mark inside", 400, () => withFile(jpeg, { title: "a\uFEFFb" })),
+  upload("a title with a noncharacter", 400, () => withFile(jpeg, { title: "a\uFFFEb" })),
+  upload("a title hiding tag characters", 400, () => withFile(jpeg, { title: "hi\u{E0041}\u{E0042}" })),
+  upload("a title of a Hangul filler", 400, () => withFile(jpeg, { title: "\u3164" })),
+  upload("a tag starting with a combining mark", 400, () => withFile(jpeg, { title: "t", tags: "\u0301ab" })),
+  json("a PATCH description with a bidi override", 400, "PATCH", "/images/{ready}", { description: "\u202Egpj" }),
+  json(
+    "a JSON upload tag with a lone surrogate",
+    400,
+    "POST",
+    "/images/upload",
+    '{"title":"t","tags":["a\\ud800"],"content_type":"image/jpeg","size_bytes":10}',
+  ),
+  get("GET on the upload path", 405, "/images/upload"),
+  get("GET on the upload path without a token", 405, "/images/upload", null),
+  { name: "PUT on an image", status: 405, method: "PUT", path: "/images/{ready}" },
+  { name: "POST on the listing", status: 405, method: "POST", path: "/images" },
+  { name: "DELETE on the health check", status: 405, method: "DELETE", path: "/health", as: null },
+  json("PATCH on a path below an image", 404, "PATCH", "/images/x/y", { title: "x" }),
+  { name: "DELETE on a path below an image", status: 404, method: "DELETE", path: "/images/{ready}/thumbnail" },
+  get("a path with a trailing slash", 404, "/images/"),
   // Another user's ids.
   json("another user's image, PATCH", 404, "PATCH", "/images/{ready}", { title: "mine now" }, "attacker"),
   { name: "another user's image, DELETE", status: 404, method: "DELETE", path: "/images/{ready}", as: "attacker" },
@@ -316,6 +379,88 @@ const attacks: Attack[] = [
     path: "/images/{pending}",
     as: "attacker",
   },
+];
+
+/** Issue 12's repros that must succeed, each with what its answer must hold. */
+interface Answered {
+  name: string;
+  status: number;
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: () => Promise<RequestInit["body"]> | RequestInit["body"];
+  check?: (response: Response, body: unknown) => void | Promise<void>;
+}
+const victimImages = (body: unknown) => {
+  const items = (body as { items: { image_id: string }[] }).items.map((item) => item.image_id);
+  expect(items).toContain(mine.ready);
+};
+const answered: Answered[] = [
+  {
+    name: "to=9999-12-31",
+    status: 200,
+    path: "/images?user_id=victim&to=9999-12-31",
+    check: (_, b) => victimImages(b),
+  },
+  {
+    name: "from=1970-01-01&to=9999-12-31 over every image",
+    status: 200,
+    path: "/images?from=1970-01-01&to=9999-12-31",
+    check: (_, b) => victimImages(b),
+  },
+  {
+    name: "from=1970-01-01&to=9999-12-31 by tag",
+    status: 200,
+    path: "/images?tag=private&from=1970-01-01&to=9999-12-31",
+    check: (_, b) => victimImages(b),
+  },
+  {
+    name: "a range in the far past",
+    status: 200,
+    path: "/images?from=0001-01-01&to=1000-12-31",
+    check: (_, b) => expect(b).toEqual({ items: [], next_cursor: null }),
+  },
+  {
+    name: "a range in the far future",
+    status: 200,
+    path: "/images?from=9000-01-01",
+    check: (_, b) => expect(b).toEqual({ items: [], next_cursor: null }),
+  },
+  { name: "a date-time with an offset", status: 200, path: "/images?user_id=victim&to=9999-12-31T23:59:59%2B14:00" },
+  {
+    name: "a JSON upload as Application/JSON",
+    status: 201,
+    method: "POST",
+    path: "/images/upload",
+    headers: { "content-type": "Application/JSON; Charset=UTF-8" },
+    body: () => JSON.stringify({ title: "declared", content_type: "Image/JPEG", size_bytes: 5000 }),
+    check: (_, b) => expect((b as { image: { content_type: string } }).image.content_type).toBe("image/jpeg"),
+  },
+  {
+    name: "a multipart upload as Multipart/Form-Data with a quoted boundary and a charset",
+    status: 201,
+    method: "POST",
+    path: "/images/upload",
+    headers: { "content-type": 'Multipart/Form-Data; Charset=UTF-8; Boundary="XyZ"' },
+    body: async () => withFile(await tinyPng(30)),
+  },
+  {
+    name: "a title with ZWJ emoji and a tag with combining marks",
+    status: 201,
+    method: "POST",
+    path: "/images/upload",
+    headers: MP,
+    body: async () => withFile(await tinyPng(31), { title: "👨\u200D👩\u200D👧 family", tags: "हिन्दी,می\u200Cخواهم" }),
+    check: (_, b) => expect(b).toMatchObject({ title: "👨\u200D👩\u200D👧 family", tags: ["हिन्दी", "می\u200Cخواهم"] }),
+  },
+  {
+    name: "OPTIONS on the upload path",
+    status: 204,
+    method: "OPTIONS",
+    path: "/images/upload",
+    check: (r) => expect(r.headers.get("allow")).toBe("OPTIONS, POST"),
+  },
+  { name: "HEAD on an image", status: 200, method: "HEAD", path: "/images/{ready}" },
 ];
 
 function resolvePath(path: string): string {
@@ -353,6 +498,35 @@ describe("hostile input", () => {
     expect(problem.detail.length).toBeGreaterThan(0);
     if (attack.status === 401) expect(response.headers.get("www-authenticate")).toMatch(/^Bearer/);
     expect(await api.snapshot()).toEqual(before);
+  });
+
+  it.each(answered.map((request) => [request.name, request] as const))(
+    "answers %s as it should, storing only what it says",
+    async (_, request) => {
+      const before = await api.snapshot();
+      tried += 1;
+      const response = await fetch(`${api.base}${resolvePath(request.path)}`, {
+        method: request.method ?? "GET",
+        headers: { ...request.headers, ...bearer("victim") },
+        body: await request.body?.(),
+      });
+      const text = await response.text();
+      if (response.status !== request.status) unexpected += 1;
+      expect(response.status, text).toBe(request.status);
+      await request.check?.(response, text ? JSON.parse(text) : undefined);
+      if (request.status < 300 && (request.method ?? "GET") === "GET") expect(await api.snapshot()).toEqual(before);
+    },
+  );
+
+  it("keeps the server's own request id when the client sends one", async () => {
+    tried += 1;
+    const response = await fetch(`${api.base}/images`, {
+      headers: { ...bearer("victim"), "x-request-id": "chosen-by-the-client" },
+    });
+    const own = response.headers.get("x-request-id");
+    if (response.status !== 200 || own === "chosen-by-the-client") unexpected += 1;
+    expect(own).not.toBe("chosen-by-the-client");
+    expect(own).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("refuses a small PNG that declares 20000x20000 pixels without large memory", async () => {
