@@ -141,7 +141,9 @@ export interface paths {
         query?: {
           user_id?: string;
           tag?: string;
+          /** @description Inclusive. An ISO 8601 date YYYY-MM-DD (the whole UTC day) or date-time YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999. A range nothing can be in (before 1970, after now) is an empty page. */
           from?: string;
+          /** @description Inclusive. An ISO 8601 date YYYY-MM-DD (the whole UTC day) or date-time YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999. A range nothing can be in (before 1970, after now) is an empty page. */
           to?: string;
           limit?: number;
           /** @description The `next_cursor` of the previous page. */
@@ -512,20 +514,30 @@ export interface components {
        * @description JPEG, PNG, WebP, GIF or AVIF
        */
       file: string;
-      /** @example Sunset */
+      /**
+       * @description 1-200 characters (Unicode code points), trimmed, with something visible. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters.
+       * @example Sunset
+       */
       title: string;
+      /** @description At most 2,000 characters (code points), trimmed; keeps line breaks (stored as LF) and tabs. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */
       description?: string;
       /**
-       * @description Repeat the field, or give one comma-separated value.
+       * @description Repeat the field, or give one comma-separated value. At most 20; each 1-64 letters (with their combining marks), digits, '_' or '-', ZWNJ or ZWJ between letters; trimmed, lower-cased, NFC, de-duplicated.
        * @example beach,holiday
        */
       tags?: string | string[];
     };
     UploadRequest: {
+      /** @description 1-200 characters (Unicode code points), trimmed, with something visible. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */
       title: string;
+      /** @description At most 2,000 characters (code points), trimmed; keeps line breaks (stored as LF) and tabs. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */
       description?: string | null;
+      /** @description At most 20; each 1-64 letters (with their combining marks), digits, '_' or '-', ZWNJ or ZWJ between letters; trimmed, lower-cased, NFC, de-duplicated. */
       tags?: string[];
-      /** @example image/jpeg */
+      /**
+       * @description The file's media type, in any case; stored lower-cased.
+       * @example image/jpeg
+       */
       content_type: string;
       size_bytes: number;
     };
@@ -573,8 +585,11 @@ export interface components {
       thumbnail_url: string | null;
     };
     ImagePatch: {
+      /** @description 1-200 characters (Unicode code points), trimmed, with something visible. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */
       title?: string;
+      /** @description At most 2,000 characters (code points), trimmed; keeps line breaks (stored as LF) and tabs. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */
       description?: string | null;
+      /** @description At most 20; each 1-64 letters (with their combining marks), digits, '_' or '-', ZWNJ or ZWJ between letters; trimmed, lower-cased, NFC, de-duplicated. */
       tags?: string[];
     };
     Health: {

@@ -49,35 +49,53 @@ const IdempotencyKey = z.object({
     }),
 });
 
+const TEXT =
+  "Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, " +
+  "noncharacters or other invisible format characters.";
+const TITLE = `1-200 characters (Unicode code points), trimmed, with something visible. ${TEXT}`;
+const DESCRIPTION = `At most 2,000 characters (code points), trimmed; keeps line breaks (stored as LF) and tabs. ${TEXT}`;
+const TAGS =
+  "At most 20; each 1-64 letters (with their combining marks), digits, '_' or '-', ZWNJ or ZWJ between " +
+  "letters; trimmed, lower-cased, NFC, de-duplicated.";
+const DATE_BOUND =
+  "Inclusive. An ISO 8601 date YYYY-MM-DD (the whole UTC day) or date-time " +
+  "YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999. A range nothing can be in " +
+  "(before 1970, after now) is an empty page.";
+
 /** Multipart: the file itself, up to the direct upload limit. */
 export const UploadForm = z
   .object({
     file: z.file().openapi({ type: "string", format: "binary", description: "JPEG, PNG, WebP, GIF or AVIF" }),
-    title: z.string().openapi({ example: "Sunset" }),
-    description: z.string().optional(),
+    title: z.string().openapi({ description: TITLE, example: "Sunset" }),
+    description: z.string().optional().openapi({ description: DESCRIPTION }),
     tags: z
       .union([z.string(), z.array(z.string())])
       .optional()
-      .openapi({ description: "Repeat the field, or give one comma-separated value.", example: "beach,holiday" }),
+      .openapi({
+        description: `Repeat the field, or give one comma-separated value. ${TAGS}`,
+        example: "beach,holiday",
+      }),
   })
   .openapi("UploadForm");
 
 /** JSON: the metadata and the file's declared type and size; the bytes go straight to S3. */
 export const UploadRequest = z
   .strictObject({
-    title: z.string(),
-    description: z.string().nullish(),
-    tags: z.array(z.string()).optional(),
-    content_type: z.string().openapi({ example: "image/jpeg" }),
+    title: z.string().openapi({ description: TITLE }),
+    description: z.string().nullish().openapi({ description: DESCRIPTION }),
+    tags: z.array(z.string()).optional().openapi({ description: TAGS }),
+    content_type: z
+      .string()
+      .openapi({ description: "The file's media type, in any case; stored lower-cased.", example: "image/jpeg" }),
     size_bytes: z.number().int().positive(),
   })
   .openapi("UploadRequest");
 
 export const ImagePatchBody = z
   .strictObject({
-    title: z.string().optional(),
-    description: z.string().nullable().optional(),
-    tags: z.array(z.string()).optional(),
+    title: z.string().optional().openapi({ description: TITLE }),
+    description: z.string().nullable().optional().openapi({ description: DESCRIPTION }),
+    tags: z.array(z.string()).optional().openapi({ description: TAGS }),
   })
   .openapi("ImagePatch");
 
@@ -138,8 +156,8 @@ export const listImages = createRoute({
     query: z.object({
       user_id: z.string().optional().openapi({ example: "alice" }),
       tag: z.string().optional().openapi({ example: "beach" }),
-      from: z.string().optional().openapi({ example: "2026-01-01" }),
-      to: z.string().optional().openapi({ example: "2026-11-30T23:59:59Z" }),
+      from: z.string().optional().openapi({ description: DATE_BOUND, example: "2026-01-01" }),
+      to: z.string().optional().openapi({ description: DATE_BOUND, example: "2026-11-30T23:59:59Z" }),
       limit: z.coerce
         .number()
         .int()
