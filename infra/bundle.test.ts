@@ -39,6 +39,11 @@ const inputsOf = (metafile: Metafile) =>
       Object.entries(output.inputs).map(([path, input]) => [path.replaceAll("\\", "/"), input.bytesInOutput] as const),
     ),
   );
+/**
+ * What the default credential chain brings beyond the environment provider (see plugins.mjs):
+ * SDK internals only (the STS and SSO clients, their protocols, profile-file readers).
+ */
+const credentialChain = (path: string) => /^node_modules\/@(aws-sdk|smithy)\//.test(path);
 const bytesOf = (metafile: Metafile) => Object.values(metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
 
 let outdir: string;
@@ -55,7 +60,7 @@ afterAll(async () => {
 });
 
 describe("infra/bundle/plugins.mjs", () => {
-  it("leaves zod's other languages out, and nothing else", () => {
+  it("leaves zod's other languages out, and nothing else but the SDK's unused credential chain", () => {
     const with_ = inputsOf(deployed);
     const without = inputsOf(plain);
     const kept = (inputs: Map<string, number>, path: string) => (inputs.get(path) ?? 0) > 0;
@@ -64,9 +69,24 @@ describe("infra/bundle/plugins.mjs", () => {
     expect(kept(with_, "node_modules/zod/v4/locales/en.js")).toBe(true);
     expect(with_.has("infra/bundle/zod-locales.mjs")).toBe(true);
     const dropped = [...without.keys()].filter((path) => kept(without, path) && !kept(with_, path));
-    expect(dropped.length).toBeGreaterThan(30);
-    expect(dropped.filter((path) => !path.startsWith("node_modules/zod/v4/locales/"))).toEqual([]);
-    expect(bytesOf(plain) - bytesOf(deployed)).toBeGreaterThan(250_000);
+    expect(dropped.filter((path) => path.startsWith("node_modules/zod/v4/locales/")).length).toBeGreaterThan(30);
+    expect(dropped.filter((path) => !path.startsWith("node_modules/zod/v4/locales/") && !credentialChain(path))).toEqual(
+      [],
+    );
+    expect(bytesOf(plain) - bytesOf(deployed)).toBeGreaterThan(330_000);
+  });
+
+  it("gives the SDK clients the environment's credentials alone, as Lambda sets them", () => {
+    const with_ = inputsOf(deployed);
+    const without = inputsOf(plain);
+    const kept = (inputs: Map<string, number>, path: string) => (inputs.get(path) ?? 0) > 0;
+    expect(with_.has("infra/bundle/lambda-credentials.mjs")).toBe(true);
+    const envProvider = [...with_.keys()].filter((path) => path.includes("/credential-provider-env/") && kept(with_, path));
+    expect(envProvider.length).toBeGreaterThan(0);
+    for (const gone of ["credential-provider-node", "credential-provider-sso", "credential-provider-ini", "nested-clients"]) {
+      expect([...without.keys()].some((path) => path.includes(`/${gone}/`) && kept(without, path)), gone).toBe(true);
+      expect([...with_.keys()].some((path) => path.includes(`/${gone}/`) && kept(with_, path)), gone).toBe(false);
+    }
   });
 
   it("keeps the deployed API function within its 1.2 MB budget (npm run bench measures its start)", () => {

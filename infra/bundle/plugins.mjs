@@ -21,4 +21,19 @@ export const zodLocales = {
   },
 };
 
-export default [zodLocales];
+/**
+ * The SDK clients' default credential chain tries the environment first and, failing that, SSO,
+ * profile files, web identity and instance metadata, which bring the STS and SSO clients along
+ * (about 80 KiB minified). A Lambda function always finds its role's credentials in the
+ * environment, so the deployed bundle takes the environment provider alone.
+ */
+export const lambdaCredentials = {
+  name: "lambda-credentials",
+  setup(build) {
+    build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({
+      path: fileURLToPath(new URL("./lambda-credentials.mjs", import.meta.url)),
+    }));
+  },
+};
+
+export default [zodLocales, lambdaCredentials];
