@@ -18,6 +18,8 @@ export interface Violation {
 
 export interface StoreReport {
   images: number;
+  /** Images stored before the size ladder, which `npm run renditions:backfill` completes. */
+  imagesWithoutRenditions: number;
   tagItems: number;
   pendingUploads: number;
   deletionsInProgress: number;
@@ -41,6 +43,8 @@ const COPIED_FIELDS = [
   "sha256",
   "objectKey",
   "thumbnailKey",
+  "renditions",
+  "placeholder",
 ];
 
 async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string): Promise<Item[]> {
@@ -96,11 +100,27 @@ export async function checkStore(options: {
   const violate = (rule: string, detail: string) => violations.push({ rule, detail });
 
   const owned = new Set<string>();
+  let imagesWithoutRenditions = 0;
   for (const image of images.values()) {
-    for (const field of ["objectKey", "thumbnailKey"] as const) {
-      const key = String(image[field]);
+    const renditions = (image.renditions as { key: string }[] | undefined) ?? [];
+    const named: [string, unknown][] = [
+      ["objectKey", image.objectKey],
+      ["thumbnailKey", image.thumbnailKey],
+      ...renditions.map((rendition, i): [string, unknown] => [`renditions[${i}]`, rendition.key]),
+    ];
+    const seen = new Set<string>();
+    for (const [field, value] of named) {
+      const key = String(value);
+      // New images' thumbnail is their smallest rendition: one object, checked once.
+      if (seen.has(key)) continue;
+      seen.add(key);
       owned.add(key);
       if (!objects.has(key)) violate("image_without_object", `${image.imageId}: ${field} ${key} is missing`);
+    }
+    // Today's contract: every image has its ladder and placeholder; older ones have neither yet.
+    if (image.renditions === undefined && image.placeholder === undefined) imagesWithoutRenditions += 1;
+    else if (renditions.length === 0 || typeof image.placeholder !== "string") {
+      violate("image_without_renditions", `${image.imageId}: ${renditions.length} renditions, placeholder ${String(image.placeholder)}`);
     }
     const stored = objects.get(String(image.objectKey));
     if (stored !== undefined && stored !== image.sizeBytes) {
@@ -154,6 +174,7 @@ export async function checkStore(options: {
 
   return {
     images: images.size,
+    imagesWithoutRenditions,
     tagItems: tagItems.length,
     pendingUploads,
     deletionsInProgress: deletions.length,

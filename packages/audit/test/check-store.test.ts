@@ -14,6 +14,12 @@ const check = () =>
     bucketName: t.config.bucketName,
   });
 const rules = async () => (await check()).violations.map((v) => v.rule).sort();
+/** The rules broken about one image (other tests leave their own breakage behind). */
+const rulesAbout = async (imageId: string) =>
+  (await check()).violations
+    .filter((v) => v.detail.includes(imageId))
+    .map((v) => v.rule)
+    .sort();
 
 beforeAll(async () => {
   t = await startTestStore();
@@ -27,7 +33,15 @@ describe("the store checker", () => {
     await t.store.update(a.image_id, "ann", { tags: ["y", "z"] });
     await t.store.startLargeUpload("ann", { title: "big", contentType: "image/jpeg", sizeBytes: 100 });
     const report = await check();
-    expect(report).toMatchObject({ images: 2, tagItems: 3, pendingUploads: 1, objects: 4, violations: [] });
+    // Two originals and their ladders (one rung each, the pictures being small), no thumbnails apart.
+    expect(report).toMatchObject({
+      images: 2,
+      imagesWithoutRenditions: 0,
+      tagItems: 3,
+      pendingUploads: 1,
+      objects: 4,
+      violations: [],
+    });
   });
 
   it("finds an image whose object is gone, and an object with no item", async () => {
@@ -73,5 +87,50 @@ describe("the store checker", () => {
       }),
     );
     expect(await rules()).toEqual(["tag_item_stale", "tag_item_without_image", "tag_without_item"]);
+  });
+
+  it("knows renditions and reads the bytes: a missing rung, a stray rung, a ladder lost, bytes that differ", async () => {
+    const image = await t.store.create({ userId: "eli", title: "e", bytes: await tinyPng(5) });
+    const [item] = (await t.itemsOf(image.image_id)).filter((i) => i.__edb_e__ === "image");
+    const rung = (item!.renditions as { key: string }[])[0]!.key;
+    const original = image.s3_url.replace(/^s3:\/\/[^/]+\//, "");
+    const put = (Key: string, Body: Uint8Array | string) =>
+      t.clients.s3.send(new PutObjectCommand({ Bucket: t.config.bucketName, Key, Body }));
+    await t.clients.s3.send(new DeleteObjectCommand({ Bucket: t.config.bucketName, Key: rung }));
+    await put(`renditions/${image.image_id}/999.webp`, "x");
+    expect(await rulesAbout(image.image_id)).toEqual(["image_without_object", "object_without_item"]);
+    await t.clients.s3.send(
+      new DeleteObjectCommand({ Bucket: t.config.bucketName, Key: `renditions/${image.image_id}/999.webp` }),
+    );
+
+    // The same number of bytes, other bytes: only reading them tells.
+    const other = Buffer.from(await tinyPng(5));
+    other.writeUInt8(other.readUInt8(other.length - 20) ^ 0xff, other.length - 20);
+    await put(original, other);
+    await put(rung, "restored");
+    const digests = await checkStore({
+      dynamo: t.clients.dynamo,
+      s3: t.clients.s3,
+      tableName: t.config.tableName,
+      bucketName: t.config.bucketName,
+      verifyDigests: true,
+    });
+    expect(digests.violations.filter((v) => v.detail.includes(image.image_id)).map((v) => v.rule)).toEqual([
+      "image_bytes_differ",
+    ]);
+    await put(original, "short");
+    expect(await rulesAbout(image.image_id)).toEqual(["image_bytes_differ"]);
+
+    // A record of today's contract without its ladder is wrong; one from before the ladder is counted.
+    const { renditions, ...withoutLadder } = item!;
+    expect(renditions).toBeDefined();
+    await t.clients.dynamo.send(new PutCommand({ TableName: t.config.tableName, Item: withoutLadder }));
+    expect((await rulesAbout(image.image_id)).filter((rule) => rule !== "image_bytes_differ")).toEqual(["image_without_renditions"]);
+    const { placeholder, ...legacy } = withoutLadder;
+    expect(placeholder).toBeDefined();
+    await t.clients.dynamo.send(new PutCommand({ TableName: t.config.tableName, Item: legacy }));
+    const report = await check();
+    expect(report.imagesWithoutRenditions).toBe(1);
+    await t.store.remove(image.image_id, "eli");
   });
 });

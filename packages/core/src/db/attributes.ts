@@ -15,4 +15,19 @@ export const listingAttributes = {
   sha256: { type: "string", required: true, readOnly: true },
   objectKey: { type: "string", required: true, readOnly: true },
   thumbnailKey: { type: "string", readOnly: true },
+  /** The size ladder, smallest first (absent on images stored before it; the backfill adds it). */
+  renditions: {
+    type: "list",
+    items: {
+      type: "map",
+      properties: {
+        width: { type: "number", required: true },
+        height: { type: "number", required: true },
+        key: { type: "string", required: true },
+        sizeBytes: { type: "number", required: true },
+      },
+    },
+  },
+  /** A ThumbHash, base64. */
+  placeholder: { type: "string" },
 } satisfies Record<string, Attribute>;

@@ -25,7 +25,8 @@ import { createListing, monthOf } from "./listing.ts";
 import { createMonthCatalog } from "./month-catalog.ts";
 import { createDecodeSlots } from "./decode-slots.ts";
 import { checkImage, normaliseImage, THUMBNAIL_TYPE } from "./processing.ts";
-import { listingFields, toImageInfo, type ImageRecord } from "./records.ts";
+import { listingFields, objectKeysOf, toImageInfo, type ImageRecord } from "./records.ts";
+import { renditionRecords, storeRenditions } from "./renditions.ts";
 import { settleAll } from "./settle.ts";
 import { parseOrThrow } from "./validate.ts";
 
@@ -93,13 +94,13 @@ export function createImageStore({
   async function list(filter: ListFilter): Promise<ImagePage> {
     const page = await listRecords(filter);
     const items = await Promise.all(
-      page.items.map(async (image) => ({
-        ...image,
+      page.items.map(async (record) => ({
+        ...toImageInfo(record, config.bucketName),
         thumbnail_url: (
-          await objects.presignGet(objectKeys.thumbnail(image.image_id), {
+          await objects.presignGet(record.thumbnailKey ?? objectKeys.thumbnail(record.imageId), {
             expiresInSeconds: config.downloadUrlTtlSeconds,
             contentType: THUMBNAIL_TYPE,
-            fileName: `${image.image_id}-thumbnail.webp`,
+            fileName: `${record.imageId}-thumbnail.webp`,
           })
         ).url,
       })),
@@ -247,6 +248,7 @@ export function createImageStore({
 
     const uploadTime = input.uploadTime ?? now();
     const imageId = `img_${ulid(uploadTime.getTime())}`;
+    const renditions = renditionRecords(imageId, processed.ladder);
     const record: ImageRecord = {
       imageId,
       userId,
@@ -261,16 +263,19 @@ export function createImageStore({
       height: processed.height,
       sha256: processed.sha256,
       objectKey: objectKeys.original(imageId, processed.extension),
-      thumbnailKey: objectKeys.thumbnail(imageId),
+      // The grid's picture is the smallest rendition.
+      thumbnailKey: renditions[0]!.key,
+      renditions,
+      placeholder: processed.ladder.placeholder,
       revision: 1,
     };
-    const keys = [record.objectKey, objectKeys.thumbnail(imageId)];
+    const keys = objectKeysOf(record);
 
     try {
       await months.noteMonth(record.month);
       await settleAll([
         objects.put(record.objectKey, processed.body, processed.contentType),
-        objects.put(objectKeys.thumbnail(imageId), processed.thumbnail, THUMBNAIL_TYPE),
+        storeRenditions(objects, renditions, processed.ladder),
       ]);
     } catch (error) {
       await discardObjects(keys, "upload failed while storing bytes");
@@ -409,7 +414,7 @@ export function createImageStore({
     if (record.userId !== callerId) throw notFound();
     const keys = await withRetryOnRace("deleting the image", async (attemptNumber) => {
       const current = attemptNumber === 1 ? record : await readOwned(imageId, callerId);
-      const keys = [current.objectKey, ...(current.thumbnailKey ? [current.thumbnailKey] : [])];
+      const keys = objectKeysOf(current);
       await commitTransaction(
         db.transaction
           .write(({ image: images, imageTag: tags, imageDeletion: deletions }) => [

@@ -14,7 +14,8 @@ import { LargeUploadRequest, UserId, type ImageInfo } from "./image.schema.ts";
 import { monthOf } from "./listing.ts";
 import type { MonthCatalog } from "./month-catalog.ts";
 import { ACCEPTED_TYPES, checkImage, isAcceptedType, THUMBNAIL_TYPE, undecodableData } from "./processing.ts";
-import { listingFields, type ImageRecord } from "./records.ts";
+import { listingFields, objectKeysOf, type ImageRecord } from "./records.ts";
+import { renditionRecords, storeRenditions } from "./renditions.ts";
 import { parseOrThrow } from "./validate.ts";
 
 /** After the upload link dies, late S3 events still have this long to be finished. */
@@ -260,12 +261,12 @@ export function createLargeUploads({
       );
     }
     const normalised = join(folder, `normalised.${image.extension}`);
-    const { encoded, thumbnail } = await withDecodeSlot(async () => {
+    const { encoded, ladder } = await withDecodeSlot(async () => {
       const encoded = await image
         .encode()
         .toFile(normalised)
         .catch((error: unknown) => Promise.reject(undecodableData(error)));
-      return { encoded, thumbnail: await image.thumbnail() };
+      return { encoded, ladder: await image.ladder() };
     });
     const { width, height, pageHeight } = encoded;
     const hash = createHash("sha256");
@@ -278,8 +279,9 @@ export function createLargeUploads({
     // runs at once, and neither may overwrite what the other's commit will name.
     const version = ulid().slice(-10).toLowerCase();
     const storedKey = objectKeys.original(upload.imageId, image.extension, version);
-    const thumbnailKey = objectKeys.thumbnail(upload.imageId, version);
-    const cleanUp = () => objects.deleteMany([storedKey, thumbnailKey]).catch(() => undefined);
+    const renditions = renditionRecords(upload.imageId, ladder, version);
+    const keys = [storedKey, ...renditions.map((rendition) => rendition.key)];
+    const cleanUp = () => objects.deleteMany(keys).catch(() => undefined);
     const body = createReadStream(normalised);
     try {
       await objects.putStream(storedKey, body, image.contentType);
@@ -290,14 +292,16 @@ export function createLargeUploads({
       body.destroy();
     }
     try {
-      await objects.put(thumbnailKey, thumbnail, THUMBNAIL_TYPE);
+      await storeRenditions(objects, renditions, ladder);
     } catch (error) {
       await cleanUp();
-      throw toAppError(error, "storing the thumbnail");
+      throw toAppError(error, "storing the renditions");
     }
     return {
       key: storedKey,
-      thumbnailKey,
+      keys,
+      renditions,
+      placeholder: ladder.placeholder,
       contentType: image.contentType,
       width,
       height: pageHeight ?? height,
@@ -382,7 +386,9 @@ export function createLargeUploads({
         height: stored.height,
         sha256: stored.sha256,
         objectKey: stored.key,
-        thumbnailKey: stored.thumbnailKey,
+        thumbnailKey: stored.renditions[0]!.key,
+        renditions: stored.renditions,
+        placeholder: stored.placeholder,
         revision: 1,
       };
       try {
@@ -404,7 +410,7 @@ export function createLargeUploads({
         const committed = (await db.entities.image.get({ imageId }).go({ consistent: true })).data;
         if (committed?.objectKey !== stored.key) {
           // Not ours: this run's files go, and the record names the winner's.
-          await objects.deleteMany([stored.key, stored.thumbnailKey]);
+          await objects.deleteMany(stored.keys);
           if (committed) return "ignored";
           if (!isConditionFailure(error)) throw error; // A failure: the event is tried again.
           // The upload was discarded while this run worked: its posted file goes too.

@@ -132,7 +132,7 @@ export function createListing(deps: ListingDeps) {
     return chain;
   }
 
-  return async function list(input: ListFilter): Promise<{ items: ImageInfo[]; nextCursor: string | null }> {
+  return async function list(input: ListFilter): Promise<{ items: ListingRecord[]; nextCursor: string | null }> {
     const f = parseOrThrow(ListFilter, input);
     const digest = filterDigest([f.userId, f.tag, f.from?.toISOString(), f.to?.toISOString()]);
     const position = f.cursor ? decodeCursor(deps.cursorSecret, digest, f.cursor) : undefined;
@@ -173,7 +173,6 @@ export function createListing(deps: ListingDeps) {
         key,
       });
     }
-    const items: ImageInfo[] = p.parse(returned).map((record) => toImageInfo(record, deps.bucket));
-    return { items, nextCursor };
+    return { items: p.parse(returned), nextCursor };
   };
 }

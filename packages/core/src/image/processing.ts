@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Sharp, Metadata } from "sharp";
+import { rgbaToThumbHash } from "thumbhash";
 import { AppError } from "../errors.ts";
 
 /** The formats the service accepts, decided from the bytes alone. */
@@ -32,6 +33,36 @@ export const pixelLimitOf = (type: AcceptedType, maxPixels: number) =>
 export const THUMBNAIL_MAX_SIDE = 320;
 export const THUMBNAIL_TYPE = "image/webp";
 
+/** The size ladder: WebP renditions at these long sides, for screens from a grid to a desktop. */
+export const RENDITION_SIDES = [320, 640, 1080, 2048] as const;
+export const RENDITION_TYPE = "image/webp";
+/** ThumbHash encodes at most 100x100 pixels. */
+const PLACEHOLDER_MAX_SIDE = 100;
+
+/** One rung of the ladder: upright, without metadata, never larger than the original. */
+export interface Rendition {
+  width: number;
+  height: number;
+  body: Buffer;
+}
+
+export interface Ladder {
+  /** Smallest first. */
+  renditions: Rendition[];
+  /** A ThumbHash of the picture, base64: what a client paints before the first byte arrives. */
+  placeholder: string;
+}
+
+/**
+ * The long sides an image of this size gets: the rungs it reaches; an image smaller than the
+ * first rung gets one rendition at its own size, so that every image has something to show.
+ */
+export function ladderSides(width: number, height: number): number[] {
+  const longSide = Math.max(width, height);
+  const reached = RENDITION_SIDES.filter((side) => side <= longSide);
+  return reached.length > 0 ? reached : [longSide];
+}
+
 export interface ProcessedImage {
   contentType: AcceptedType;
   extension: string;
@@ -40,7 +71,7 @@ export interface ProcessedImage {
   width: number;
   height: number;
   sha256: string;
-  thumbnail: Buffer;
+  ladder: Ladder;
 }
 
 /**
@@ -99,6 +130,11 @@ export interface CheckedImage {
   encode(): Sharp;
   /** A WebP at most 320 px on its long side. */
   thumbnail(): Promise<Buffer>;
+  /**
+   * The renditions and the placeholder, from one decode of the first frame shrunk to the top
+   * rung (JPEG and WebP shrink on load, so a large photo is never decoded whole for them).
+   */
+  ladder(): Promise<Ladder>;
 }
 
 /**
@@ -146,7 +182,38 @@ export async function checkImage(source: Uint8Array | string, options: { maxPixe
         .webp({ quality: 80 })
         .toBuffer()
         .catch((error: unknown) => Promise.reject(undecodable("its data is damaged or truncated", error))),
+    ladder: () =>
+      makeLadder(sharp, open(false), header).catch((error: unknown) =>
+        Promise.reject(undecodable("its data is damaged or truncated", error)),
+      ),
   };
+}
+
+async function makeLadder(sharp: typeof import("sharp"), picture: Sharp, header: Metadata): Promise<Ladder> {
+  // The header's size is before orientation; the ladder only needs the long side.
+  const sides = ladderSides(header.width ?? 1, header.pageHeight ?? header.height ?? 1);
+  const top = Math.max(...sides);
+  const { data, info } = await picture
+    .resize(top, top, { fit: "inside", withoutEnlargement: true })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const decoded = { raw: { width: info.width, height: info.height, channels: info.channels } };
+  const renditions: Rendition[] = [];
+  for (const side of sides) {
+    const out = await sharp(data, decoded)
+      .resize(side, side, { fit: "inside", withoutEnlargement: true })
+      .webp({ quality: 80 })
+      .toBuffer({ resolveWithObject: true });
+    renditions.push({ width: out.info.width, height: out.info.height, body: out.data });
+  }
+  const small = await sharp(data, decoded)
+    .resize(PLACEHOLDER_MAX_SIDE, PLACEHOLDER_MAX_SIDE, { fit: "inside" })
+    .toColourspace("srgb")
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const hash = rgbaToThumbHash(small.info.width, small.info.height, small.data);
+  return { renditions, placeholder: Buffer.from(hash).toString("base64") };
 }
 
 export const undecodableData = (cause: unknown) => undecodable("its data is damaged or truncated", cause);
@@ -164,7 +231,7 @@ export async function normaliseImage(image: CheckedImage): Promise<ProcessedImag
   try {
     // One decode at a time: two at once would hold two pictures in memory.
     const stored = await image.encode().toBuffer({ resolveWithObject: true });
-    const thumbnail = await image.thumbnail();
+    const ladder = await image.ladder();
     return {
       contentType: image.contentType,
       extension: image.extension,
@@ -172,7 +239,7 @@ export async function normaliseImage(image: CheckedImage): Promise<ProcessedImag
       width: stored.info.width,
       height: stored.info.pageHeight ?? stored.info.height,
       sha256: createHash("sha256").update(stored.data).digest("hex"),
-      thumbnail,
+      ladder,
     };
   } catch (error) {
     throw undecodableData(error);

@@ -15,6 +15,17 @@ export interface ListingRecord {
   sha256: string;
   objectKey: string;
   thumbnailKey?: string;
+  /** The size ladder, smallest first; absent on images stored before it. */
+  renditions?: RenditionRecord[];
+  placeholder?: string;
+}
+
+/** One stored rendition (renditions.ts makes and stores them). */
+export interface RenditionRecord {
+  width: number;
+  height: number;
+  key: string;
+  sizeBytes: number;
 }
 
 /** A stored image in the contract's terms; only ready images have listing records. */
@@ -57,4 +68,15 @@ export const listingFields = (record: ImageRecord): ListingRecord => ({
   sha256: record.sha256,
   objectKey: record.objectKey,
   thumbnailKey: record.thumbnailKey,
+  renditions: record.renditions,
+  placeholder: record.placeholder,
 });
+
+/** Every object an image's record names. */
+export const objectKeysOf = (record: ListingRecord): string[] => [
+  ...new Set([
+    record.objectKey,
+    ...(record.thumbnailKey ? [record.thumbnailKey] : []),
+    ...(record.renditions ?? []).map((rendition) => rendition.key),
+  ]),
+];

@@ -24,6 +24,19 @@ export const objectKeys = {
   original: (imageId: string, extension: string, version?: string) =>
     `images/${imageId}${version ? `.${version}` : ""}.${extension}`,
   thumbnail: (imageId: string, version?: string) => `thumbnails/${imageId}${version ? `.${version}` : ""}.webp`,
+  /** One rung of the size ladder; served through the CDN, so its bytes never change under the key. */
+  rendition: (imageId: string, width: number, version?: string) =>
+    `renditions/${imageId}${version ? `.${version}` : ""}/${width}.webp`,
+};
+
+/**
+ * How long caches may keep an object. Originals are reached only through short-lived presigned
+ * links; renditions through signed CDN URLs, which the edge checks before it answers from its
+ * cache, so shared caches may keep them (`private` would forbid CloudFront to).
+ */
+export const CACHE_CONTROL = {
+  private: "private, max-age=31536000, immutable",
+  public: "public, max-age=31536000, immutable",
 };
 
 export interface PresignedGet {
@@ -37,7 +50,12 @@ export function createObjectStore(s3: S3Client, bucket: string) {
   return {
     bucket,
 
-    async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
+    async put(
+      key: string,
+      body: Uint8Array,
+      contentType: string,
+      cacheControl: string = CACHE_CONTROL.private,
+    ): Promise<void> {
       await s3.send(
         new PutObjectCommand({
           Bucket: bucket,
@@ -45,7 +63,7 @@ export function createObjectStore(s3: S3Client, bucket: string) {
           Body: body,
           ContentType: contentType,
           // Keys never change content: an image edit writes no new bytes.
-          CacheControl: "private, max-age=31536000, immutable",
+          CacheControl: cacheControl,
         }),
       );
     },
@@ -59,7 +77,7 @@ export function createObjectStore(s3: S3Client, bucket: string) {
           Key: key,
           Body: body,
           ContentType: contentType,
-          CacheControl: "private, max-age=31536000, immutable",
+          CacheControl: CACHE_CONTROL.private,
         },
         queueSize: 2,
         partSize: 5 * 1024 * 1024,

@@ -105,7 +105,7 @@ describe.each(COMBINATIONS)("listing with filter: %s", (name, filter) => {
       seen.push(...page.items.map((image) => image.image_id));
       for (const { thumbnail_url, ...image } of page.items) {
         expect(image).toEqual(images.find((i) => i.image_id === image.image_id));
-        expect(new URL(thumbnail_url).pathname).toContain(`thumbnails/${image.image_id}.webp`);
+        expect(new URL(thumbnail_url).pathname).toContain(`renditions/${image.image_id}/`);
       }
       cursor = page.nextCursor ?? undefined;
       pages += 1;

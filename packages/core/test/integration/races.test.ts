@@ -89,7 +89,7 @@ describe("deleting a pending upload while it is being finished", () => {
     const { imageId, key } = await pendingUpload("bea", await tinyPng(2));
     const hook = before(
       "s3",
-      (command, input) => command === "PutObjectCommand" && String(input.Key).startsWith("thumbnails/"),
+      (command, input) => command === "PutObjectCommand" && String(input.Key).startsWith("renditions/"),
       () => t.store.remove(imageId, "bea"),
     );
     expect(await t.store.finishUpload(key)).toBe("ignored");
@@ -111,7 +111,7 @@ describe("two files posted to one upload link a moment apart", () => {
       // Run 1 has read the first file and is storing it; the second file lands and is finished.
       const hook = before(
         "s3",
-        (command, input) => command === "PutObjectCommand" && String(input.Key).startsWith("thumbnails/"),
+        (command, input) => command === "PutObjectCommand" && String(input.Key).startsWith("renditions/"),
         async () => {
           expect((await postToS3(upload, second)).status).toBeLessThan(300);
           if (laterWins) secondOutcome = await t.store.finishUpload(key);
