@@ -19,6 +19,7 @@ export default $config({
     const { userPool, userPoolClient, region, authUrl } = await import("./infra/auth");
     const { httpApi, finishUploadFunction, finishUploadFailures } = await import("./infra/api");
     const { deployGallery, galleryUrl } = await import("./infra/web");
+    const { mediaUrl } = await import("./infra/media");
     deployGallery({ apiUrl: httpApi.url, authUrl, userPoolClientId: userPoolClient.id });
     return {
       apiUrl: httpApi.url,
@@ -29,6 +30,8 @@ export default $config({
       userPoolClientId: userPoolClient.id,
       tableName: table.name,
       bucketName: bucket.name,
+      // Where rendition URLs start; CloudFront answers only signed ones (README "Delivery").
+      mediaUrl,
       // Uploads that finishing gave up on (README: "When finishing fails").
       finishUploadFailuresQueueUrl: finishUploadFailures.url,
       finishUploadFunctionName: finishUploadFunction.name,

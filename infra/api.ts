@@ -10,12 +10,15 @@ import {
   runtime,
 } from "./settings";
 import { bucket, bucketObjectsArn, cursorSecret, table, tableIndexArns, uploadPrefix } from "./storage";
+import { mediaEnvironment, mediaPrivateKey } from "./media";
 
 /**
  * The table's and the bucket's names reach the code by environment, and the functions' rights
  * come from infra/permissions.ts: each may make only the calls its code makes. (SST's `link`
  * would grant dynamodb:* and s3:* on them.) Only the cursor secret is linked, which grants
- * nothing: SST's `Resource` reads it in packages/core/src/config.ts.
+ * nothing: SST's `Resource` reads it in packages/core/src/config.ts. The API function, which signs
+ * rendition URLs, also gets the media distribution's address and key pair id by environment and
+ * the private key by the MediaPrivateKey secret (infra/media.ts).
  */
 const link = [cursorSecret];
 const environment = {
@@ -68,9 +71,9 @@ export const apiFunction = new sst.aws.Function("ApiFunction", {
   timeout: "29 seconds",
   memory: "1536 MB",
   concurrency: { reserved: apiReservedConcurrency },
-  link,
+  link: [...link, mediaPrivateKey],
   permissions: permissionsFor(API_FUNCTION_CALLS, arns),
-  environment,
+  environment: { ...environment, ...mediaEnvironment },
   nodejs,
 });
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { PENDING_UPLOAD_PREFIX } from "../packages/core/src/storage/object-store.ts";
+import { objectKeys, PENDING_UPLOAD_PREFIX } from "../packages/core/src/storage/object-store.ts";
 import { stackTableArgs } from "./table.ts";
 
 /**
@@ -51,12 +51,23 @@ function component(
 }
 
 const UserPoolClient = component("CognitoUserPoolClient", ["id"]);
+/** SST's Bucket also answers its underlying S3 bucket, as `nodes.bucket`. */
+const Bucket = class extends component("Bucket", ["name", "arn"], { notify: () => undefined }) {
+  get nodes() {
+    const { name } = (this as unknown as { record: Made }).record;
+    return { bucket: { bucketRegionalDomainName: `${name}.bucketRegionalDomainName` } };
+  }
+};
+/** Outputs as plain values or promises: `$resolve(...).apply(f)` answers a promise of f's result. */
+const resolveStandIn = (values: unknown[]) => ({
+  apply: (body: (values: unknown[]) => unknown) => Promise.all(values).then(body),
+});
 const globals = {
   sst: {
     Secret: component("Secret", ["value"]),
     aws: {
       Dynamo: component("Dynamo", ["name", "arn"]),
-      Bucket: component("Bucket", ["name", "arn"], { notify: () => undefined }),
+      Bucket,
       Function: component("Function", ["arn", "name"]),
       Queue: component("Queue", ["arn", "url"]),
       ApiGatewayV2: component("ApiGatewayV2", ["url"], { route: () => undefined }),
@@ -69,8 +80,23 @@ const globals = {
   },
   aws: {
     getRegionOutput: () => ({ region: "eu-west-1" }),
-    s3: { BucketServerSideEncryptionConfiguration: component("BucketServerSideEncryptionConfiguration", []) },
+    s3: {
+      BucketServerSideEncryptionConfiguration: component("BucketServerSideEncryptionConfiguration", []),
+      // SST's Bucket makes the bucket's one policy; a second would stop the deploy.
+      BucketPolicy: component("BucketPolicy", []),
+    },
+    cloudfront: {
+      PublicKey: component("CloudFrontPublicKey", ["id"]),
+      KeyGroup: component("CloudFrontKeyGroup", ["id"]),
+      OriginAccessControl: component("CloudFrontOriginAccessControl", ["id"]),
+      CachePolicy: component("CloudFrontCachePolicy", ["id"]),
+      ResponseHeadersPolicy: component("CloudFrontResponseHeadersPolicy", ["id"]),
+      Distribution: component("CloudFrontDistribution", ["arn", "domainName"]),
+    },
   },
+  $cli: { paths: { root: join(import.meta.dirname, "..") } },
+  $output: (value: unknown) => value,
+  $resolve: resolveStandIn,
   $interpolate: (strings: TemplateStringsArray, ...values: unknown[]) => String.raw({ raw: strings }, ...values),
   $config: (config: unknown) => config,
 };
@@ -192,23 +218,32 @@ describe("the stack program", () => {
       );
       // A linked table or bucket would grant dynamodb:* or s3:* (SST's Dynamo and Bucket getSSTLink).
       const link = fn.args.link as unknown[];
-      expect(link).toHaveLength(1);
       expect(link.some(instanceOf("Secret", "CursorSecret"))).toBe(true);
+      // The API function signs rendition URLs with the media key; the finishing function signs none.
+      if (name === "ApiFunction") {
+        expect(link).toHaveLength(2);
+        expect(link.some(instanceOf("Secret", "MediaPrivateKey"))).toBe(true);
+      } else expect(link).toHaveLength(1);
     }
   });
 
   it("names the table and the bucket, and checks tokens against the user pool's issuer and keys and the client id", () => {
     const issuer = "https://cognito-idp.eu-west-1.amazonaws.com/Users.id";
-    for (const name of ["ApiFunction", "FinishUploadFunction"]) {
-      expect(one("Function", name).args.environment).toEqual({
-        TABLE_NAME: "ImagesTable.name",
-        BUCKET_NAME: "ImagesBucket.name",
-        AUTH_ISSUER: issuer,
-        AUTH_JWKS_URL: `${issuer}/.well-known/jwks.json`,
-        AUTH_AUDIENCE: "UsersClient.id",
-        CORS_ALLOWED_ORIGINS: "https://app.example.com,https://admin.example.com",
-      });
-    }
+    const environment = {
+      TABLE_NAME: "ImagesTable.name",
+      BUCKET_NAME: "ImagesBucket.name",
+      AUTH_ISSUER: issuer,
+      AUTH_JWKS_URL: `${issuer}/.well-known/jwks.json`,
+      AUTH_AUDIENCE: "UsersClient.id",
+      CORS_ALLOWED_ORIGINS: "https://app.example.com,https://admin.example.com",
+    };
+    expect(one("Function", "FinishUploadFunction").args.environment).toEqual(environment);
+    // The API function also signs rendition URLs (checked under "rendition delivery").
+    expect(one("Function", "ApiFunction").args.environment).toEqual({
+      ...environment,
+      MEDIA_BASE_URL: expect.any(String),
+      MEDIA_KEY_PAIR_ID: expect.any(String),
+    });
     const client: Args = {};
     one("CognitoUserPoolClient", "UsersClient").args.transform.client(client);
     expect(client.explicitAuthFlows).toContain("ALLOW_USER_PASSWORD_AUTH");
@@ -420,5 +455,103 @@ describe("the bucket's versions", () => {
     expect(PENDING_UPLOAD_PREFIX).toBe("uploads/");
     const notify = dev.calls.find((call) => call.method === "notify")!.args[0] as Args;
     expect(notify.notifications[0].filterPrefix).toBe(PENDING_UPLOAD_PREFIX);
+  });
+});
+
+describe("rendition delivery through CloudFront", () => {
+  const distribution = () => one("CloudFrontDistribution", "MediaDistribution");
+
+  it("answers only URLs signed by the stack's key group, over HTTPS, compressed", () => {
+    const behavior = distribution().args.defaultCacheBehavior as Args;
+    const keyGroup = one("CloudFrontKeyGroup", "MediaKeyGroup");
+    expect(behavior.trustedKeyGroups).toEqual(["MediaKeyGroup.id"]);
+    expect(keyGroup.args.items).toEqual(["MediaPublicKey.id"]);
+    expect(behavior).toMatchObject({
+      targetOriginId: (distribution().args.origins as Args[])[0]!.originId,
+      viewerProtocolPolicy: "redirect-to-https",
+      allowedMethods: ["GET", "HEAD"],
+      compress: true,
+      cachePolicyId: "MediaCachePolicy.id",
+      responseHeadersPolicyId: "MediaResponseHeadersPolicy.id",
+    });
+    // Every path goes through that behaviour: no other one could serve unsigned.
+    expect(distribution().args.orderedCacheBehaviors).toBeUndefined();
+    expect(distribution().args.enabled).toBe(true);
+  });
+
+  it("keys its cache on the path alone, so every signed URL of an object shares one copy, kept as the object says", () => {
+    const policy = one("CloudFrontCachePolicy", "MediaCachePolicy").args;
+    const parameters = policy.parametersInCacheKeyAndForwardedToOrigin as Args;
+    expect(parameters.queryStringsConfig).toEqual({ queryStringBehavior: "none" });
+    expect(parameters.headersConfig).toEqual({ headerBehavior: "none" });
+    expect(parameters.cookiesConfig).toEqual({ cookieBehavior: "none" });
+    // min 0: the objects' Cache-Control (max-age=31536000, immutable) decides, up to a year.
+    expect(policy).toMatchObject({ minTtl: 0, defaultTtl: 31_536_000, maxTtl: 31_536_000 });
+    expect(one("CloudFrontResponseHeadersPolicy").args.securityHeadersConfig.contentTypeOptions).toEqual({
+      override: true,
+    });
+  });
+
+  it("reads the private bucket through Origin Access Control, not as a public or website origin", () => {
+    const origins = distribution().args.origins as Args[];
+    expect(origins).toEqual([
+      {
+        originId: expect.any(String),
+        domainName: "ImagesBucket.bucketRegionalDomainName",
+        originAccessControlId: "MediaOriginAccessControl.id",
+      },
+    ]);
+    expect(one("CloudFrontOriginAccessControl").args).toMatchObject({
+      originAccessControlOriginType: "s3",
+      signingBehavior: "always",
+      signingProtocol: "sigv4",
+    });
+    const bucket = one("Bucket", "ImagesBucket");
+    expect(bucket.args.access).toBeUndefined();
+    expect(bucket.args.public).toBeUndefined();
+    expect(bucket.args.transform.publicAccessBlock).toBeUndefined();
+  });
+
+  it("lets CloudFront get renditions/* for this distribution alone, and nothing else, by the bucket's one policy", async () => {
+    // SST writes the bucket's policy (its refusal of plain HTTP); the transform adds to it.
+    const sst = { Version: "2012-10-17", Statement: [{ Effect: "Deny", Action: "s3:*", Principal: "*" }] };
+    const args: Args = { bucket: "images-bucket-abc", policy: JSON.stringify(sst) };
+    one("Bucket", "ImagesBucket").args.transform.policy(args);
+    const policy = JSON.parse((await args.policy) as string) as { Statement: Args[] };
+    expect(policy.Statement[0]).toEqual(sst.Statement[0]);
+    expect(policy.Statement.filter((statement) => statement.Effect !== "Deny")).toEqual([
+      {
+        Sid: expect.any(String),
+        Effect: "Allow",
+        Principal: { Service: "cloudfront.amazonaws.com" },
+        Action: "s3:GetObject",
+        Resource: "arn:aws:s3:::images-bucket-abc/renditions/*",
+        Condition: { StringEquals: { "AWS:SourceArn": "MediaDistribution.arn" } },
+      },
+    ]);
+    expect(policy.Statement).toHaveLength(2);
+    expect(dev.made.filter((m) => m.kind === "BucketPolicy")).toEqual([]);
+  });
+
+  it("serves the keys the code writes renditions under", () => {
+    expect(objectKeys.rendition("img", 320).startsWith("renditions/")).toBe(true);
+    expect(objectKeys.rendition("img", 320, "v2").startsWith("renditions/")).toBe(true);
+  });
+
+  it("trusts the committed public key, whose private half is the MediaPrivateKey secret", () => {
+    const pem = readFileSync(join(import.meta.dirname, "media-public-key.pem"), "utf8");
+    expect(pem).toMatch(/^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----\n?$/);
+    expect(one("CloudFrontPublicKey", "MediaPublicKey").args.encodedKey).toBe(pem);
+    expect(one("Secret", "MediaPrivateKey").args).toEqual({});
+  });
+
+  it("tells the API function where the renditions are served and which key pair signs them, and outputs mediaUrl", () => {
+    expect(one("Function", "ApiFunction").args.environment).toMatchObject({
+      MEDIA_BASE_URL: "https://MediaDistribution.domainName",
+      MEDIA_KEY_PAIR_ID: "MediaPublicKey.id",
+    });
+    expect(one("Function", "ApiFunction").args.link.some(instanceOf("Secret", "MediaPrivateKey"))).toBe(true);
+    expect(one("Function", "FinishUploadFunction").args.environment.MEDIA_KEY_PAIR_ID).toBeUndefined();
+    expect(outputs.mediaUrl).toBe("https://MediaDistribution.domainName");
   });
 });

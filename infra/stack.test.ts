@@ -196,7 +196,7 @@ describe("what reaches the deployed code", () => {
 });
 
 describe("the config SST evaluates", () => {
-  it("imports no package: SST evaluates it from .sst/platform, whose own older SDK a package would load", async () => {
+  it("imports no package (Node's own modules aside): SST evaluates it from .sst/platform, whose own older SDK a package would load", async () => {
     const { metafile } = await build({
       entryPoints: [join(import.meta.dirname, "../sst.config.ts")],
       bundle: true,
@@ -210,6 +210,8 @@ describe("the config SST evaluates", () => {
     const external = Object.values(metafile.outputs).flatMap((output) =>
       output.imports.filter((item) => item.external).map((item) => item.path),
     );
-    expect(external).toEqual([]);
+    // infra/media.ts reads the committed public key with node:fs; built-ins resolve nowhere.
+    expect(external.filter((path) => !path.startsWith("node:"))).toEqual([]);
+    expect(external.every((path) => ["node:fs", "node:path"].includes(path))).toBe(true);
   });
 });

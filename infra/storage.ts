@@ -36,6 +36,25 @@ export const tableIndexArns = Object.keys(stackTableArgs().globalIndexes).map(
  */
 export const uploadPrefix = "uploads/";
 
+/**
+ * Where the renditions live (objectKeys.rendition in packages/core/src/storage/object-store.ts;
+ * infra/program.test.ts checks): the only keys the media distribution may read.
+ */
+export const renditionPrefix = "renditions/";
+
+/**
+ * The media distribution's ARN, which the bucket policy's one Allow names. A bucket has one
+ * policy, SST's (a second one stops the deploy), and the distribution needs the bucket first, so
+ * infra/media.ts hands the ARN over once it has declared the distribution.
+ */
+let settleMediaDistributionArn: (arn: $util.Output<string>) => void = () => undefined;
+const mediaDistributionArn = $output(
+  new Promise<$util.Output<string>>((resolve) => {
+    settleMediaDistributionArn = resolve;
+  }),
+);
+export const grantMediaDistribution = (arn: $util.Output<string>) => settleMediaDistributionArn(arn);
+
 /** Days a file posted under uploads/ may wait, and its old versions stay, before S3 removes them. */
 const ABANDONED_UPLOAD_DAYS = 1;
 
@@ -56,6 +75,31 @@ export const bucket = new sst.aws.Bucket("ImagesBucket", {
   versioning: true,
   lifecycle: [{ id: "expire-abandoned-uploads", prefix: uploadPrefix, expiresIn: `${ABANDONED_UPLOAD_DAYS} day` }],
   transform: {
+    // SST's policy refuses plain HTTP; to it is added the one Allow: CloudFront, through Origin
+    // Access Control and for the media distribution alone, may get renditions/* (nothing else).
+    policy: (args) => {
+      args.policy = $resolve([args.policy, args.bucket, mediaDistributionArn]).apply(
+        ([policy, bucketName, distributionArn]) => {
+          const document = (typeof policy === "string" ? JSON.parse(policy) : policy) as {
+            Statement?: unknown[];
+          };
+          return JSON.stringify({
+            ...document,
+            Statement: [
+              ...(document.Statement ?? []),
+              {
+                Sid: "MediaDistributionReadsRenditions",
+                Effect: "Allow",
+                Principal: { Service: "cloudfront.amazonaws.com" },
+                Action: "s3:GetObject",
+                Resource: `arn:aws:s3:::${bucketName}/${renditionPrefix}*`,
+                Condition: { StringEquals: { "AWS:SourceArn": distributionArn } },
+              },
+            ],
+          });
+        },
+      );
+    },
     // SST's rules cannot say what becomes of noncurrent versions, so these replace them (SST
     // makes the lifecycle configuration only when `lifecycle` above names a rule).
     lifecycle: (args) => {
