@@ -1,7 +1,9 @@
 import { serve } from "@hono/node-server";
 import { createAwsClients, createImageStore, loadConfig, PENDING_UPLOAD_PREFIX, type ImageStore } from "@images/core";
 import { startLocalAws } from "@images/local";
+import type { Hono } from "hono";
 import { createApp } from "./app.ts";
+import { localMediaSettings, mountLocalMedia } from "./media/local-media.ts";
 import { createDevelopmentSite } from "./development-site.ts";
 import { createLogger } from "./logger.ts";
 
@@ -24,13 +26,25 @@ const aws = await startLocalAws({
     logger.info({ event: "upload_finished", key, outcome: await store.finishUpload(key) });
   },
 });
-const config = loadConfig({ ...process.env, ...aws.env, AWS_ENDPOINT_GUARD: "local" });
-store = createImageStore({ config, clients: createAwsClients(config) });
-const app = createApp({ config, store, logger });
-const site = createDevelopmentSite(app);
 
-const server = serve({ fetch: site.fetch, port, hostname: host }, (info) => {
+/**
+ * The API, the local twin of the CDN at /media (rendition URLs point at it, signed with the
+ * development key pair and checked as CloudFront checks them), and the development site.
+ * Made once the port is known, since the media URLs name it.
+ */
+function createSite(base: string): Hono {
+  const config = loadConfig({ ...localMediaSettings(base), ...process.env, ...aws.env, AWS_ENDPOINT_GUARD: "local" });
+  const clients = createAwsClients(config);
+  store = createImageStore({ config, clients });
+  const app = createApp({ config, store, logger });
+  mountLocalMedia(app, clients.s3, config.bucketName);
+  return createDevelopmentSite(app);
+}
+
+let site: Hono | undefined;
+const server = serve({ fetch: (request, env) => site!.fetch(request, env), port, hostname: host }, (info) => {
   const base = `http://${host}:${info.port}`;
+  site = createSite(base);
   console.log(`Images API    ${base}`);
   console.log(`Gallery       ${base}/`);
   console.log(`API docs      ${base}/docs`);

@@ -79,7 +79,7 @@ describe("POST /images/upload (multipart)", () => {
     expect(sha256(bytes)).toBe(image.sha256);
     expect((await sharp(bytes).metadata()).exif).toBeUndefined();
     expect(Date.parse(withLinks.download_expires_at) - Date.now()).toBeLessThanOrEqual(15 * 60_000);
-    expect((await fetch(withLinks.thumbnail_url)).headers.get("content-type")).toBe("image/webp");
+    expect((await t.app.request(withLinks.thumbnail_url)).headers.get("content-type")).toBe("image/webp");
   });
 
   it("ignores a user_id sent by the client: the token decides the owner", async () => {

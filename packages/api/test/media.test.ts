@@ -32,7 +32,8 @@ let origin: string;
 let signer: ReturnType<typeof createMediaSigner>;
 
 beforeAll(async () => {
-  t = await startTestApi();
+  // This test mounts the twin itself, with a clock it controls.
+  t = await startTestApi({}, undefined, { localMedia: false });
   // A real rendition: the flower as 320 px WebP, stored as renditions are.
   bytes = await sharp(fixture("FreshFlower.jpg")).resize(320, 320, { fit: "inside" }).webp().toBuffer();
   for (const key of [RENDITION, UNICODE]) {

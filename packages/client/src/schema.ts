@@ -563,6 +563,15 @@ export interface components {
       s3_url: string;
       failure_reason?: string;
       thumbnail_url: string;
+      placeholder: string | null;
+      renditions: {
+        width: number;
+        height: number;
+        /** @enum {string} */
+        content_type: "image/webp";
+        size_bytes: number;
+        url: string;
+      }[];
     };
     ImageWithLinks: {
       image_id: string;
@@ -583,6 +592,15 @@ export interface components {
       download_url: string | null;
       download_expires_at: string | null;
       thumbnail_url: string | null;
+      placeholder: string | null;
+      renditions: {
+        width: number;
+        height: number;
+        /** @enum {string} */
+        content_type: "image/webp";
+        size_bytes: number;
+        url: string;
+      }[];
     };
     ImagePatch: {
       /** @description 1-200 characters (Unicode code points), trimmed, with something visible. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */

@@ -39,6 +39,15 @@ const environment = z.object({
   CORS_ALLOWED_ORIGINS: z.string().default(""),
   /** Uploads one user may start per minute. */
   UPLOAD_RATE_LIMIT_PER_MINUTE: integer(60, 1, 100_000),
+  /**
+   * Where renditions are served and how their URLs are signed (CloudFront deployed, the dev
+   * server's /media locally): the base URL, the key group's public key id, its private key (PEM).
+   */
+  MEDIA_BASE_URL: z.url().optional(),
+  MEDIA_KEY_PAIR_ID: z.string().regex(/^[A-Za-z0-9]+$/).optional(),
+  MEDIA_PRIVATE_KEY: z.string().min(1).optional(),
+  /** Rendition URLs stay the same, byte for byte, within a window of this many seconds. */
+  MEDIA_URL_WINDOW_SECONDS: integer(3600, 60, 86_400),
   /** Images one process decodes at once (a Lambda instance serves one request at a time anyway). */
   DECODE_CONCURRENCY: integer(2, 1, 64),
   /** Set by the Lambda runtime. */
@@ -72,6 +81,15 @@ export interface Config {
   corsAllowedOrigins: string[];
   uploadRateLimitPerMinute: number;
   decodeConcurrency: number;
+  /** Signed CDN URLs for renditions; without it (core's own tests), presigned S3 links. */
+  media?: MediaConfig;
+}
+
+export interface MediaConfig {
+  baseUrl: string;
+  keyPairId: string;
+  privateKeyPem: string;
+  windowSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -91,6 +109,8 @@ function withSstLinks(env: Record<string, string | undefined>): Record<string, s
   return {
     ...env,
     CURSOR_SECRET: env.CURSOR_SECRET ?? ("CursorSecret" in linked ? linked.CursorSecret?.value : undefined),
+    MEDIA_PRIVATE_KEY:
+      env.MEDIA_PRIVATE_KEY ?? ("MediaPrivateKey" in linked ? linked.MediaPrivateKey?.value : undefined),
   };
 }
 
@@ -115,6 +135,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       "invalid configuration: AUTH_JWKS_URL is required in Lambda (development tokens are refused there)",
     );
+  }
+  let media: MediaConfig | undefined;
+  if (e.MEDIA_BASE_URL || e.MEDIA_KEY_PAIR_ID || e.MEDIA_PRIVATE_KEY) {
+    if (!e.MEDIA_BASE_URL || !e.MEDIA_KEY_PAIR_ID || !e.MEDIA_PRIVATE_KEY) {
+      throw new ConfigError("invalid configuration: MEDIA_BASE_URL, MEDIA_KEY_PAIR_ID and MEDIA_PRIVATE_KEY go together");
+    }
+    media = {
+      baseUrl: e.MEDIA_BASE_URL,
+      keyPairId: e.MEDIA_KEY_PAIR_ID,
+      privateKeyPem: e.MEDIA_PRIVATE_KEY,
+      windowSeconds: e.MEDIA_URL_WINDOW_SECONDS,
+    };
   }
   const localEndpointsOnly =
     e.AWS_ENDPOINT_GUARD === "local" || (e.VITEST !== undefined && e.AWS_ENDPOINT_GUARD !== "off");
@@ -146,5 +178,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter((origin) => origin !== ""),
     uploadRateLimitPerMinute: e.UPLOAD_RATE_LIMIT_PER_MINUTE,
     decodeConcurrency: e.DECODE_CONCURRENCY,
+    media,
   };
 }

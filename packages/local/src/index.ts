@@ -1,2 +1,3 @@
 export { startLocalAws, type LocalAws, type LocalAwsOptions, type ObjectCreatedEvent } from "./start-local-aws.ts";
 export { ensureBucket, ensureTable } from "./bootstrap.ts";
+export { DEVELOPMENT_MEDIA_KEY } from "./media-dev-key.ts";

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { startTestStore, type TestStore } from "../../../core/test/support/local-store.ts";
 import { createApp } from "../../src/app.ts";
+import { localMediaSettings, mountLocalMedia } from "../../src/media/local-media.ts";
 import { signDevelopmentToken } from "../../src/development-token.ts";
 import { createLogger } from "../../src/logger.ts";
 
@@ -38,11 +39,13 @@ export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).
 export async function startTestApi(
   overrides: Record<string, string> = {},
   logs?: { write(line: string): void },
-  options: { autoFinish?: boolean } = {},
+  options: { autoFinish?: boolean; localMedia?: boolean } = {},
 ): Promise<TestApi> {
-  const store = await startTestStore(overrides, options);
+  // app.request() answers for http://localhost, where the rendition URLs point.
+  const store = await startTestStore({ ...localMediaSettings("http://localhost"), ...overrides }, options);
   const logger = logs ? createLogger({ destination: logs }) : createLogger({ level: "silent" });
   const app = createApp({ config: store.config, store: store.store, logger });
+  if (options.localMedia !== false) mountLocalMedia(app, store.clients.s3, store.config.bucketName);
 
   async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers };

@@ -24,7 +24,8 @@ import { createLargeUploads, uploadToImageInfo, type LargeUploadStarted } from "
 import { createListing, monthOf } from "./listing.ts";
 import { createMonthCatalog } from "./month-catalog.ts";
 import { createDecodeSlots } from "./decode-slots.ts";
-import { checkImage, normaliseImage, THUMBNAIL_TYPE } from "./processing.ts";
+import { createDelivery } from "./delivery.ts";
+import { checkImage, normaliseImage } from "./processing.ts";
 import { listingFields, objectKeysOf, toImageInfo, type ImageRecord } from "./records.ts";
 import { renditionRecords, storeRenditions } from "./renditions.ts";
 import { settleAll } from "./settle.ts";
@@ -80,6 +81,7 @@ export function createImageStore({
   const objects = createObjectStore(clients.s3, config.bucketName);
 
   const months = createMonthCatalog(db);
+  const deliveryOf = createDelivery(config, objects);
 
   const listRecords = createListing({
     db,
@@ -94,16 +96,7 @@ export function createImageStore({
   async function list(filter: ListFilter): Promise<ImagePage> {
     const page = await listRecords(filter);
     const items = await Promise.all(
-      page.items.map(async (record) => ({
-        ...toImageInfo(record, config.bucketName),
-        thumbnail_url: (
-          await objects.presignGet(record.thumbnailKey ?? objectKeys.thumbnail(record.imageId), {
-            expiresInSeconds: config.downloadUrlTtlSeconds,
-            contentType: THUMBNAIL_TYPE,
-            fileName: `${record.imageId}-thumbnail.webp`,
-          })
-        ).url,
-      })),
+      page.items.map(async (record) => ({ ...toImageInfo(record, config.bucketName), ...(await deliveryOf(record)) })),
     );
     return { items, nextCursor: page.nextCursor };
   }
@@ -311,42 +304,53 @@ export function createImageStore({
 
   /** A ready image for anyone; a pending or failed one only for its owner (`viewerId`). */
   async function get(imageId: string, viewerId?: string): Promise<ImageInfo> {
+    const found = await readImageOrUpload(imageId, viewerId);
+    return "imageId" in found ? toImageInfo(found, config.bucketName) : found;
+  }
+
+  /**
+   * The image, or else the caller's own upload. Finishing replaces the upload with the image in
+   * one transaction; when it lands between the two reads, neither is seen, so the image is read
+   * once more before the answer is "no such image".
+   */
+  async function readImageOrUpload(imageId: string, viewerId?: string): Promise<ImageRecord | ImageInfo> {
     const record = await readRecord(imageId);
-    if (record) return toImageInfo(record, config.bucketName);
+    if (record) return record;
     const upload = await readOwnUpload(imageId, viewerId);
-    if (!upload) throw notFound();
-    return upload;
+    if (upload) return upload;
+    const committed = viewerId ? await readRecord(imageId) : null;
+    if (committed) return committed;
+    throw notFound();
   }
 
   /** The image with short-lived links to its bytes and thumbnail, served with their real types. */
   async function getWithLinks(imageId: string, viewerId?: string): Promise<ImageWithLinks> {
-    const record = await readRecord(imageId);
-    if (!record) {
-      const upload = await readOwnUpload(imageId, viewerId);
-      if (!upload) throw notFound();
-      return { ...upload, download_url: null, download_expires_at: null, thumbnail_url: null };
+    const record = await readImageOrUpload(imageId, viewerId);
+    if (!("imageId" in record)) {
+      const upload = record;
+      return {
+        ...upload,
+        download_url: null,
+        download_expires_at: null,
+        thumbnail_url: null,
+        placeholder: null,
+        renditions: [],
+      };
     }
-    const expiresInSeconds = config.downloadUrlTtlSeconds;
     const extension = record.objectKey.slice(record.objectKey.lastIndexOf(".") + 1);
-    const [original, thumbnail] = await Promise.all([
+    const [original, delivered] = await Promise.all([
       objects.presignGet(record.objectKey, {
-        expiresInSeconds,
+        expiresInSeconds: config.downloadUrlTtlSeconds,
         contentType: record.contentType,
         fileName: `${record.imageId}.${extension}`,
       }),
-      record.thumbnailKey
-        ? objects.presignGet(record.thumbnailKey, {
-            expiresInSeconds,
-            contentType: THUMBNAIL_TYPE,
-            fileName: `${record.imageId}-thumbnail.webp`,
-          })
-        : null,
+      deliveryOf(record),
     ]);
     return {
       ...toImageInfo(record, config.bucketName),
       download_url: original.url,
       download_expires_at: original.expiresAt.toISOString(),
-      thumbnail_url: thumbnail?.url ?? null,
+      ...delivered,
     };
   }
 

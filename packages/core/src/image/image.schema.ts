@@ -20,12 +20,31 @@ export const ImageInfo = z.object({
 });
 export type ImageInfo = z.infer<typeof ImageInfo>;
 
+/** One rung of the size ladder, as a client fetches it. */
+export const RenditionInfo = z.object({
+  width: z.number().int(),
+  height: z.number().int(),
+  content_type: z.literal("image/webp"),
+  size_bytes: z.number().int(),
+  /** The same, byte for byte, in every answer within one window (MEDIA_URL_WINDOW_SECONDS). */
+  url: z.string(),
+});
+export type RenditionInfo = z.infer<typeof RenditionInfo>;
+
+/** What a client needs to show an image: a placeholder and the renditions, smallest first. */
+const delivery = {
+  /** A ThumbHash, base64; null until the image is ready (and on images stored before the ladder). */
+  placeholder: z.string().nullable(),
+  renditions: z.array(RenditionInfo),
+};
+
 /** One image as its viewer gets it: with links that expire within 15 minutes. */
 export const ImageWithLinks = ImageInfo.extend({
   /** Null until the image is ready. */
   download_url: z.string().nullable(),
   download_expires_at: z.string().nullable(),
   thumbnail_url: z.string().nullable(),
+  ...delivery,
 });
 
 export type ImageWithLinks = z.infer<typeof ImageWithLinks>;
@@ -296,7 +315,7 @@ export type ListFilter = z.input<typeof ListFilter>;
 export type ParsedListFilter = z.output<typeof ListFilter>;
 
 /** An image in a listing: with a link to its thumbnail that expires within 15 minutes. */
-export const ListedImage = ImageInfo.extend({ thumbnail_url: z.string() });
+export const ListedImage = ImageInfo.extend({ thumbnail_url: z.string(), ...delivery });
 export type ListedImage = z.infer<typeof ListedImage>;
 
 export interface ImagePage {

@@ -35,7 +35,7 @@ export const THUMBNAIL_TYPE = "image/webp";
 
 /** The size ladder: WebP renditions at these long sides, for screens from a grid to a desktop. */
 export const RENDITION_SIDES = [320, 640, 1080, 2048] as const;
-export const RENDITION_TYPE = "image/webp";
+export const RENDITION_TYPE = "image/webp" as const;
 /** ThumbHash encodes at most 100x100 pixels. */
 const PLACEHOLDER_MAX_SIDE = 100;
 

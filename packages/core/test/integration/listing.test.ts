@@ -103,9 +103,11 @@ describe.each(COMBINATIONS)("listing with filter: %s", (name, filter) => {
       expect(read).toBeLessThanOrEqual(page.items.length + 1);
       scanned += read;
       seen.push(...page.items.map((image) => image.image_id));
-      for (const { thumbnail_url, ...image } of page.items) {
+      for (const { thumbnail_url, placeholder, renditions, ...image } of page.items) {
         expect(image).toEqual(images.find((i) => i.image_id === image.image_id));
         expect(new URL(thumbnail_url).pathname).toContain(`renditions/${image.image_id}/`);
+        expect(renditions[0]?.url).toBe(thumbnail_url);
+        expect(placeholder).toMatch(/^[A-Za-z0-9+/]+=*$/);
       }
       cursor = page.nextCursor ?? undefined;
       pages += 1;
