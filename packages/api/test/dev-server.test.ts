@@ -73,7 +73,16 @@ describe("npm run dev", () => {
 
     const got = (await (await fetch(`${base}/images/${image.image_id}`, { headers: auth })).json()) as {
       download_url: string;
+      renditions: { url: string; size_bytes: number }[];
     };
+    // The renditions come from the dev server's own CDN twin, over a real socket.
+    expect(got.renditions.length).toBeGreaterThan(0);
+    for (const rendition of got.renditions) {
+      expect(rendition.url.startsWith(`${base}/media/renditions/${image.image_id}/`)).toBe(true);
+      const answer = await fetch(rendition.url);
+      expect([answer.status, answer.headers.get("content-type")]).toEqual([200, "image/webp"]);
+      expect((await answer.arrayBuffer()).byteLength).toBe(rendition.size_bytes);
+    }
     const download = await fetch(got.download_url);
     expect(download.headers.get("content-type")).toBe("image/jpeg");
     const bytes = new Uint8Array(await download.arrayBuffer());
@@ -90,6 +99,7 @@ describe("npm run dev", () => {
     expect((await fetch(`${base}/images/${image.image_id}`, { method: "DELETE", headers: auth })).status).toBe(204);
     expect((await fetch(`${base}/images/${image.image_id}`, { headers: auth })).status).toBe(404);
     expect((await fetch(got.download_url)).status).toBe(404);
+    expect((await fetch(got.renditions[0]!.url)).status).toBe(404);
   });
 
   it("stops cleanly on Ctrl-C", async () => {
