@@ -10,7 +10,7 @@
  *   BENCH_QUICK=1       fewer repetitions everywhere and no 100,000-image table, to try the bench
  *                       itself (rougher numbers)
  *   BENCH_ONLY=<words>  only the sections whose names contain one of these comma-separated words
- *                       (cold, listing, load, memory), to work on one
+ *                       (cold, listing, load, memory, delivery), to work on one
  *   BENCH_NODE22=0      skips the cold starts on Node 22 (otherwise a Node 22 binary is fetched
  *                       once from npm's node-<platform>-<arch> package into the OS temp folder)
  *   BENCH_RENDER=<file> writes RESULTS.md again from the raw results a run left in <file>
@@ -28,6 +28,7 @@ import { findings } from "./findings.ts";
 import { runListing } from "./listing.ts";
 import { runLoad } from "./load.ts";
 import { runMemory } from "./memory.ts";
+import { runDelivery } from "./delivery.ts";
 import { BENCH_DIR, table, type SectionResult } from "./support.ts";
 
 // The AWS SDK warns once per process that its releases after January 2027 need Node 22; that
@@ -84,6 +85,7 @@ async function measure(): Promise<Run> {
   );
   await section("4. load", () => runLoad({ seconds: quick ? 2 : 4, uploadSeconds: quick ? 3 : 5, log }));
   await section("5. memory", () => runMemory({ runs: quick ? 1 : 2, log }));
+  await section("6. delivery", () => runDelivery({ runs: quick ? 3 : 9, log }));
 
   const cpus = os.cpus();
   return {

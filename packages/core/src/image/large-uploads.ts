@@ -13,7 +13,7 @@ import { objectKeys, PENDING_UPLOAD_PREFIX, type ObjectStore } from "../storage/
 import { LargeUploadRequest, UserId, type ImageInfo } from "./image.schema.ts";
 import { monthOf } from "./listing.ts";
 import type { MonthCatalog } from "./month-catalog.ts";
-import { ACCEPTED_TYPES, checkImage, isAcceptedType, THUMBNAIL_TYPE, undecodableData } from "./processing.ts";
+import { ACCEPTED_TYPES, checkImage, encodeWithLadder, isAcceptedType, undecodableData } from "./processing.ts";
 import { listingFields, objectKeysOf, type ImageRecord } from "./records.ts";
 import { renditionRecords, storeRenditions } from "./renditions.ts";
 import { parseOrThrow } from "./validate.ts";
@@ -261,13 +261,14 @@ export function createLargeUploads({
       );
     }
     const normalised = join(folder, `normalised.${image.extension}`);
-    const { encoded, ladder } = await withDecodeSlot(async () => {
-      const encoded = await image
-        .encode()
-        .toFile(normalised)
-        .catch((error: unknown) => Promise.reject(undecodableData(error)));
-      return { encoded, ladder: await image.ladder() };
-    });
+    const [encoded, ladder] = await withDecodeSlot(() =>
+      encodeWithLadder(image, () =>
+        image
+          .encode()
+          .toFile(normalised)
+          .catch((error: unknown) => Promise.reject(undecodableData(error))),
+      ),
+    );
     const { width, height, pageHeight } = encoded;
     const hash = createHash("sha256");
     let size = 0;
