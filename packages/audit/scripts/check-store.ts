@@ -31,7 +31,11 @@ try {
     verifyDigests: process.argv.includes("--digests"),
   });
   console.log(
-    `images ${report.images}, tag items ${report.tagItems}, pending uploads ${report.pendingUploads}, ` +
+    `images ${report.images}` +
+      (report.imagesWithoutRenditions > 0
+        ? ` (${report.imagesWithoutRenditions} stored before renditions: npm run renditions:backfill)`
+        : "") +
+      `, tag items ${report.tagItems}, pending uploads ${report.pendingUploads}, ` +
       `deletions in progress ${report.deletionsInProgress}, objects ${report.objects}: ` +
       `${report.violations.length} violation(s)`,
   );

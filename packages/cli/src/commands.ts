@@ -237,24 +237,76 @@ export async function list(options: ListOptions, io: Io): Promise<number> {
 
 export interface GetOptions {
   output?: string;
+  /** Save the rendition nearest to this many pixels on the long side instead of the original. */
+  size?: number;
   json?: boolean;
 }
 
-/** One image's metadata; with -o, its bytes saved to a file and checked against its sha256. */
+type Rendition = ImageWithLinks["renditions"][number];
+const longSide = (rendition: Pick<Rendition, "width" | "height">) => Math.max(rendition.width, rendition.height);
+
+/**
+ * The rendition to save for `size` px on the long side: the smallest at or above it (no
+ * upscaling in the browser's stead), else the largest there is; undefined when there are none.
+ */
+export function nearestRendition<T extends Pick<Rendition, "width" | "height">>(renditions: T[], size: number) {
+  const bySide = [...renditions].sort((a, b) => longSide(a) - longSide(b));
+  return bySide.find((rendition) => longSide(rendition) >= size) ?? bySide.at(-1);
+}
+
+/**
+ * One image's metadata; with -o, its bytes saved to a file and checked against its sha256; with
+ * --size, the nearest rendition saved instead (to -o, else `<id>-<width>.webp`) and checked
+ * against its size_bytes.
+ */
 export async function get(imageId: string, options: GetOptions, io: Io): Promise<number> {
   const { client } = await signedIn();
   const image = unwrap(await client.GET("/images/{image_id}", { params: { path: { image_id: imageId } } }));
+  const saving = options.output !== undefined || options.size !== undefined;
   if (options.json) io.out(JSON.stringify(image, null, 2));
-  else if (!options.output) io.out(formatImageDetails(image));
-  if (!options.output) return 0;
+  else if (!saving) io.out(formatImageDetails(image));
+  if (!saving) return 0;
+  const report = options.json ? io.err : io.out;
+  if (options.size !== undefined) return saveRendition(image, options.size, options.output, report);
 
+  const output = options.output!;
   if (!image.download_url) throw new UsageError(`${imageId} has no bytes to download (status ${image.status})`);
-  const { bytes, sha256 } = await download(image.download_url, options.output);
+  const { bytes, sha256 } = await download(image.download_url, output);
   if (image.sha256 && sha256 !== image.sha256) {
-    await rm(options.output, { force: true });
+    await rm(output, { force: true });
     throw new UsageError(`the downloaded bytes do not match the image's sha256 (${sha256} != ${image.sha256})`);
   }
-  (options.json ? io.err : io.out)(`saved ${options.output} (${formatBytes(bytes)}, sha256 ${sha256})`);
+  report(`saved ${output} (${formatBytes(bytes)}, sha256 ${sha256})`);
+  return 0;
+}
+
+async function saveRendition(
+  image: ImageWithLinks,
+  size: number,
+  output: string | undefined,
+  report: (line: string) => void,
+): Promise<number> {
+  const rendition = nearestRendition(image.renditions, size);
+  if (!rendition) {
+    const why = image.status === "ready" ? "stored before renditions were made" : `status ${image.status}`;
+    throw new UsageError(`${image.image_id} has no renditions (${why}); -o without --size saves the original`);
+  }
+  const file = output ?? `${image.image_id}-${rendition.width}.webp`;
+  let bytes: number;
+  try {
+    ({ bytes } = await download(rendition.url, file));
+  } catch (error) {
+    await rm(file, { force: true });
+    throw error;
+  }
+  if (bytes !== rendition.size_bytes) {
+    await rm(file, { force: true });
+    throw new UsageError(`the rendition arrived with ${bytes} bytes, not the ${rendition.size_bytes} listed`);
+  }
+  report(
+    `saved ${file}: ${rendition.width}x${rendition.height} ${rendition.content_type} rendition ` +
+      `(nearest to ${size} px), ${formatBytes(bytes)} (${bytes} bytes)`,
+  );
   return 0;
 }
 

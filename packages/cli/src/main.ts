@@ -64,9 +64,18 @@ program
 
 program
   .command("get")
-  .description("show one image; with -o, download its bytes")
+  .description("show one image; with -o, download its bytes; with --size, one of its renditions")
   .argument("<image_id>")
-  .option("-o, --output <file>", "save the image's bytes here (checked against its sha256)")
+  .option(
+    "-o, --output <file>",
+    "save the original here (checked against its sha256); with --size, the rendition (default <id>-<width>.webp)",
+  )
+  .option(
+    "--size <px>",
+    "save the WebP rendition nearest to <px> on the long side: the smallest at or above it, else the largest " +
+      "(checked against its size_bytes)",
+    positiveInteger,
+  )
   .option("--json", "print the metadata as JSON")
   .action((imageId: string, options) => run(() => get(imageId, options, io)));
 

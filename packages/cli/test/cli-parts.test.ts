@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { mapWithConcurrency } from "../src/commands.ts";
+import { mapWithConcurrency, nearestRendition } from "../src/commands.ts";
 import { tokenSubject } from "../src/config.ts";
 import { sniffImageType } from "../src/files.ts";
 import { formatBytes } from "@images/client";
@@ -31,6 +31,18 @@ describe("the CLI's parts", () => {
     });
     expect(answers).toEqual([0, 1, 2, 3, 4]);
     expect(most).toBe(2);
+  });
+
+  it("picks the rendition nearest a size on the long side: the smallest at or above it, else the largest", () => {
+    // Portrait: the long side is the height; the list need not come sorted.
+    const rungs = [
+      { width: 1080, height: 1440 },
+      { width: 240, height: 320 },
+      { width: 480, height: 640 },
+    ];
+    const pick = (size: number) => nearestRendition(rungs, size)?.height;
+    expect([1, 320, 321, 640, 641, 1440, 9999].map(pick)).toEqual([320, 320, 640, 640, 1440, 1440, 1440]);
+    expect(nearestRendition([], 640)).toBeUndefined();
   });
 
   it("prints problems as their detail and each field, with a hint on 401", () => {

@@ -4,6 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatBytes } from "@images/client";
 import { FIXTURES_DIR, ROOT, startDevServer, type DevServer } from "./support/dev-server.ts";
 
 /**
@@ -189,6 +190,75 @@ describe("images (the CLI) against npm run dev", () => {
     expect(sha256(bytes)).toBe(large.sha256);
     expect(saved).toContain(`sha256 ${large.sha256}`);
     expect(bytes.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+  });
+
+  it("saves the rendition nearest to --size on the long side, checked against its size_bytes", async () => {
+    interface Rendition {
+      width: number;
+      height: number;
+      size_bytes: number;
+    }
+    const renditionsOf = async (imageId: string) =>
+      (JSON.parse(await ok(["get", imageId, "--json"])) as { renditions: Rendition[] }).renditions;
+    const rungs = await renditionsOf(large.image_id);
+    expect(rungs.map((rendition) => rendition.width)).toEqual([320, 640, 1080, 2048]);
+    const isWebp = (bytes: Buffer) =>
+      bytes.subarray(0, 4).toString("latin1") === "RIFF" && bytes.subarray(8, 12).toString("latin1") === "WEBP";
+    const expectSaved = (stdout: string, file: string, rung: Rendition, size: number) => {
+      expect(stdout).toBe(
+        `saved ${file}: ${rung.width}x${rung.height} image/webp rendition (nearest to ${size} px), ` +
+          `${formatBytes(rung.size_bytes)} (${rung.size_bytes} bytes)\n`,
+      );
+      const bytes = readFileSync(join(work, file));
+      expect(bytes.byteLength).toBe(rung.size_bytes);
+      expect(isWebp(bytes)).toBe(true);
+    };
+
+    // Between two rungs: the one above, under the default name.
+    expectSaved(await ok(["get", large.image_id, "--size", "700"]), `${large.image_id}-1080.webp`, rungs[2]!, 700);
+    // Exactly a rung, to a file of one's choice.
+    expectSaved(await ok(["get", large.image_id, "--size", "640", "-o", "medium.webp"]), "medium.webp", rungs[1]!, 640);
+    // Below the smallest: the smallest; above the largest: the largest.
+    expectSaved(await ok(["get", large.image_id, "--size", "1"]), `${large.image_id}-320.webp`, rungs[0]!, 1);
+    expectSaved(await ok(["get", large.image_id, "--size", "5000"]), `${large.image_id}-2048.webp`, rungs[3]!, 5000);
+    // A 1600 px photo has no 2048 rung: its largest is 1080.
+    const smallRungs = await renditionsOf(small.image_id);
+    expect(smallRungs.map((rendition) => rendition.width)).toEqual([320, 640, 1080]);
+    expectSaved(
+      await ok(["get", small.image_id, "--size", "2048"]),
+      `${small.image_id}-1080.webp`,
+      smallRungs[2]!,
+      2048,
+    );
+
+    // --json: the metadata on stdout, what was saved on stderr.
+    const json = await images(["get", large.image_id, "--size", "320", "--json", "-o", "thumb.webp"]);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ image_id: large.image_id });
+    expect(json.stderr).toContain("saved thumb.webp: 320x180 image/webp rendition");
+
+    // Commander wraps the help to the terminal's width.
+    const help = (await ok(["get", "--help"])).replace(/\s+/g, " ");
+    expect(help).toContain(
+      "--size <px> save the WebP rendition nearest to <px> on the long side: the smallest at or above it, else the largest",
+    );
+  });
+
+  it("refuses a bad --size, and an unknown image, saving nothing", async () => {
+    for (const size of ["abc", "0", "1.5"]) {
+      const bad = await images(["get", large.image_id, "--size", size]);
+      expect(bad.code, size).toBe(1);
+      expect(bad.stderr).toMatch(/option '--size <px>' argument '.*' is invalid\. must be a whole number, 1 or more/);
+      expect(bad.stdout).toBe("");
+    }
+    const unknown = "img_01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    const missing = await images(["get", unknown, "--size", "640"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("(404 Not Found)");
+    expect(() => statSync(join(work, `${unknown}-640.webp`))).toThrow();
+    const malformed = await images(["get", "not-an-id", "--size", "640"]);
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toMatch(/images: .*\((400 Bad Request|404 Not Found)\)/);
   });
 
   it("edits title, description and tags, and shows the API's field errors", async () => {
