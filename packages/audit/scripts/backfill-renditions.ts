@@ -1,6 +1,7 @@
 import { createAwsClients, loadConfig } from "@images/core";
 import { backfillRenditions } from "@images/core/image/backfill-renditions";
 import { startLocalAws } from "@images/local";
+import { imagesWithoutRenditions } from "../src/images-without-renditions.ts";
 
 /**
  * `npm run renditions:backfill`: gives every image stored before the size ladder its renditions,
@@ -24,9 +25,11 @@ const config = loadConfig({
   AWS_ENDPOINT_GUARD: "local",
 });
 try {
+  const clients = createAwsClients(config);
   const report = await backfillRenditions({
     config,
-    clients: createAwsClients(config),
+    clients,
+    imagePages: imagesWithoutRenditions(clients.dynamo, config.tableName),
     onImage: ({ imageId, outcome, detail }) => console.log(`${outcome.padEnd(7)} ${imageId}  ${detail}`),
   });
   console.log(`images done ${report.done}, skipped ${report.skipped}, failed ${report.failed}`);

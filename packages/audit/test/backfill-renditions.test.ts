@@ -3,6 +3,7 @@ import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAwsClients } from "../../core/src/aws/clients.ts";
 import { backfillRenditions, type BackfillOptions } from "../../core/src/image/backfill-renditions.ts";
+import { imagesWithoutRenditions } from "../src/images-without-renditions.ts";
 import { fixture, tinyPng } from "../../core/test/support/fixtures.ts";
 import { startTestStore, type TestStore } from "../../core/test/support/local-store.ts";
 import { checkStore } from "../src/check-store.ts";
@@ -17,7 +18,13 @@ const check = (verifyDigests = false) =>
     verifyDigests,
   });
 const backfill = (options: Partial<BackfillOptions> = {}) =>
-  backfillRenditions({ config: t.config, clients: t.clients, log: () => undefined, ...options });
+  backfillRenditions({
+    config: t.config,
+    clients: t.clients,
+    log: () => undefined,
+    imagePages: imagesWithoutRenditions(t.clients.dynamo, t.config.tableName),
+    ...options,
+  });
 const imageItem = async (imageId: string) => (await t.itemsOf(imageId)).find((item) => item.__edb_e__ === "image")!;
 
 /**

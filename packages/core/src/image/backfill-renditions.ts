@@ -16,9 +16,9 @@ import { renditionRecords, storeRenditions } from "./renditions.ts";
 /**
  * `npm run renditions:backfill`: gives the images stored before the size ladder their renditions
  * and placeholder, as storing them today would have. An operator tool run now and then, never
- * part of serving a request, so it finds them with a Scan (filtered on the missing attributes),
- * as the store checker does: the table has no index over "has no ladder", and one is not worth
- * keeping for a backlog that only shrinks.
+ * part of serving a request: the ids come from its caller (packages/audit reads the whole table
+ * for them, as the store checker does: the table has no index over "has no ladder", and one is not
+ * worth keeping for a backlog that only shrinks; the core itself reads only by key).
  *
  * For each image: the stored original is read into a temporary file, checked (the pixel limits
  * apply) and shrunk once into the ladder inside a decode slot (`DECODE_CONCURRENCY` at once); the
@@ -39,6 +39,8 @@ export interface BackfillOptions {
   onImage?: (outcome: BackfillOutcome) => void;
   /** Failures that leave something behind (objects not deleted). */
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** The ids of the images to give a ladder, a page at a time; those that have one are skipped. */
+  imagePages: AsyncIterable<string[]>;
 }
 
 export interface BackfillOutcome {
@@ -73,6 +75,7 @@ export async function backfillRenditions({
   tempDir = tmpdir(),
   onImage = () => undefined,
   log = (event, fields) => console.error(JSON.stringify({ level: "error", event, ...fields })),
+  imagePages,
 }: BackfillOptions): Promise<BackfillReport> {
   const db = createDb(clients.dynamo, config.tableName);
   const { image } = db.entities;
@@ -189,13 +192,8 @@ export async function backfillRenditions({
     onImage(result);
   };
 
-  let cursor: string | null = null;
-  do {
-    const page: { data: { imageId: string }[]; cursor: string | null } = await image.scan
-      .where((attr, op) => `${op.notExists(attr.renditions)} OR ${op.notExists(attr.placeholder)}`)
-      .go({ cursor, consistent: true, attributes: ["imageId"] });
+  for await (const ids of imagePages) {
     // Each page's images, a decode slot's worth at a time.
-    const ids = page.data.map((item) => item.imageId);
     let next = 0;
     const worker = async () => {
       while (next < ids.length) {
@@ -210,7 +208,6 @@ export async function backfillRenditions({
       }
     };
     await Promise.all(Array.from({ length: Math.min(config.decodeConcurrency, Math.max(1, ids.length)) }, worker));
-    cursor = page.cursor;
-  } while (cursor);
+  }
   return report;
 }

@@ -124,6 +124,11 @@ const undecodable = (detail: string, cause?: unknown) =>
 export interface CheckedImage {
   contentType: AcceptedType;
   extension: string;
+  /**
+   * Whether libvips decodes it a strip at a time, never holding the whole picture: a baseline
+   * JPEG. A progressive JPEG keeps every coefficient of the picture until its last scan.
+   */
+  decodesInStrips: boolean;
   /** The decoding pipeline, upright: every frame when `allFrames`, else the first. */
   open(allFrames: boolean): Sharp;
   /** Re-encodes in its own format, without any embedded metadata. */
@@ -174,6 +179,7 @@ export async function checkImage(source: Uint8Array | string, options: { maxPixe
   return {
     contentType,
     extension: ACCEPTED_TYPES[contentType].extension,
+    decodesInStrips: contentType === "image/jpeg" && !header.isProgressive,
     open,
     encode: () => ACCEPTED_TYPES[contentType].encode(open(true)),
     thumbnail: () =>
@@ -190,9 +196,16 @@ export async function checkImage(source: Uint8Array | string, options: { maxPixe
 }
 
 async function makeLadder(sharp: typeof import("sharp"), picture: Sharp, header: Metadata): Promise<Ladder> {
-  // The header's size is before orientation; the ladder only needs the long side.
-  const sides = ladderSides(header.width ?? 1, header.pageHeight ?? header.height ?? 1);
+  // The header's size is before orientation: EXIF orientations 5-8 turn it a quarter.
+  const stored = [header.width ?? 1, header.pageHeight ?? header.height ?? 1] as const;
+  const [width, height] = (header.orientation ?? 1) >= 5 ? [stored[1], stored[0]] : stored;
+  const sides = ladderSides(width, height);
   const top = Math.max(...sides);
+  // Each rung's size from the original's, so that no rung inherits a rounding of a larger one.
+  const sizeOf = (side: number) => {
+    const scale = side / Math.max(width, height);
+    return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+  };
   const { data, info } = await picture
     .resize(top, top, { fit: "inside", withoutEnlargement: true })
     .raw()
@@ -202,8 +215,9 @@ async function makeLadder(sharp: typeof import("sharp"), picture: Sharp, header:
   // libvips thread. WebP's effort 1 is about twice as fast as its default and some 2% larger.
   const renditions: Rendition[] = await Promise.all(
     sides.map(async (side) => {
+      const size = sizeOf(side);
       const out = await sharp(data, decoded)
-        .resize(side, side, { fit: "inside", withoutEnlargement: true })
+        .resize(size.width, size.height, { fit: "fill" })
         .webp({ quality: 80, effort: 1 })
         .toBuffer({ resolveWithObject: true });
       return { width: out.info.width, height: out.info.height, body: out.data };
@@ -230,13 +244,13 @@ export async function processImage(bytes: Uint8Array, options: { maxPixels: numb
 }
 
 /**
- * Runs the re-encode of the original (`encode`) and the ladder. libjpeg decodes in strips and
- * shrinks on load, so for a JPEG both run at once and neither holds the whole picture; every other
- * format may decode whole (AVIF, WebP, interlaced PNG, animations), so one waits for the other:
- * two whole pictures at once are what took a 7000x7000 AVIF past 1.6 GB.
+ * Runs the re-encode of the original (`encode`) and the ladder. A baseline JPEG decodes in strips
+ * and shrinks on load, so both run at once and neither holds the whole picture; anything else may
+ * decode whole (AVIF, WebP, progressive JPEG, interlaced PNG, animations), so one waits for the
+ * other: two whole pictures at once are what took a 7000x7000 AVIF past 1.6 GB.
  */
 export async function encodeWithLadder<T>(image: CheckedImage, encode: () => Promise<T>): Promise<[T, Ladder]> {
-  if (image.contentType === "image/jpeg") return Promise.all([encode(), image.ladder()]);
+  if (image.decodesInStrips) return Promise.all([encode(), image.ladder()]);
   const encoded = await encode();
   return [encoded, await image.ladder()];
 }
