@@ -2,6 +2,7 @@ import type { GalleryApi, Image, ImageWithLinks } from "./api.ts";
 import { formatBytes } from "@images/client";
 import { formatDate, h, replaceChildren } from "./dom.ts";
 import { announce, clearFormProblem, field, showFormProblem, type Field } from "./messages.ts";
+import { picture, VIEW_SIZES } from "./picture.ts";
 import { toProblem } from "./problem.ts";
 import { parseTags } from "./view-state.ts";
 
@@ -61,14 +62,31 @@ export function imageViewer(api: GalleryApi, currentUser: () => string, callback
       h(
         "figure",
         { class: "full-image" },
-        image.download_url
-          ? h("img", { src: image.download_url, alt: image.title, class: "full" })
+        // The rendition the screen needs (VIEW_SIZES), never the original; images stored before
+        // the size ladder show their thumbnail.
+        image.status === "ready" && (image.renditions.length > 0 || image.thumbnail_url)
+          ? picture({
+              renditions: image.renditions,
+              fallbackUrl: image.thumbnail_url ?? "",
+              placeholder: image.placeholder,
+              sizes: VIEW_SIZES,
+              alt: image.title,
+              width: image.width,
+              height: image.height,
+              className: "full",
+              lazy: false,
+            })
           : h("p", {}, `No image to show: ${image.status}.`),
         image.download_url
           ? h(
               "figcaption",
               {},
-              h("a", { href: image.download_url, target: "_blank", rel: "noopener" }, "Open full size"),
+              h(
+                "a",
+                { href: image.download_url, download: "", target: "_blank", rel: "noopener", class: "download" },
+                "Download original",
+              ),
+              ` (${formatBytes(image.size_bytes)})`,
             )
           : null,
       ),

@@ -1,7 +1,9 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { ImageWithLinks } from "@images/client";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import sharp from "sharp";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tinyPng } from "../../../core/test/support/fixtures.ts";
@@ -17,6 +19,16 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = join(ROOT, "packages/web/test/browser/screenshots");
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-dev-shm-usage",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 let server: DevServer;
 let context: BrowserContext;
@@ -52,6 +64,15 @@ const uploadRow = (name: string) => page.locator(".upload-row", { hasText: name 
 const thumbnails = () => page.locator(".grid .thumb");
 const dialog = () => page.getByRole("dialog", { name: /./ }).and(page.locator(".image-dialog"));
 
+/** An image as GET /images/{id} answers it, with the signed-in visitor's token. */
+async function imageAsApiAnswers(imageId: string): Promise<ImageWithLinks> {
+  const token = await page.evaluate(() => JSON.parse(localStorage.getItem("images.session")!).token as string);
+  const answer = await fetch(`${server.base}/images/${imageId}`, { headers: { authorization: `Bearer ${token}` } });
+  return (await answer.json()) as ImageWithLinks;
+}
+
+const pathOf = (url: string) => new URL(url).pathname;
+
 async function waitForThumbnails(count: number) {
   await page.waitForFunction(
     (count) => {
@@ -78,16 +99,7 @@ beforeAll(async () => {
     executablePath: CHROMIUM,
     headless: true,
     viewport: DESKTOP,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: CHROMIUM_ARGS,
   });
   // Only this machine's loopback: the page must need nothing else.
   await context.route("**/*", (route) => {
@@ -231,10 +243,23 @@ describe("the web gallery in Chromium", () => {
     await dialog().waitFor();
     await page.waitForURL(/image=img_/);
     await page.getByRole("heading", { name: "Elephants_3840x2160" }).waitFor();
+    // The view shows a rendition (the 640 px one for its 630 CSS px at DPR 1), never the original,
+    // which "Download original" offers.
     await page.waitForFunction(() => {
       const img = document.querySelector<HTMLImageElement>(".image-dialog img.full");
-      return img?.complete && img.naturalWidth === 3840;
+      return img?.complete && img.naturalWidth > 0;
     });
+    const shown = await page.locator(".image-dialog img.full").evaluate((img: HTMLImageElement) => ({
+      src: img.currentSrc,
+      width: img.getBoundingClientRect().width,
+    }));
+    const viewed = await imageAsApiAnswers(new URL(page.url()).searchParams.get("image")!);
+    const rendition = viewed.renditions.find((candidate) => pathOf(candidate.url) === pathOf(shown.src));
+    expect(pathOf(shown.src)).toMatch(/^\/media\//);
+    expect(rendition?.width).toBe(640);
+    expect(rendition!.width).toBeGreaterThanOrEqual(shown.width);
+    const original = dialog().getByRole("link", { name: "Download original" });
+    expect(await original.getAttribute("href")).toMatch(new RegExp(`^${server.s3}/`));
     expect(await page.locator('dd[data-field="Pixels"]').textContent()).toBe("3840 × 2160");
     expect(await page.locator('dd[data-field="Owner"]').textContent()).toBe("alice");
     await shot("06-image-view");
@@ -386,5 +411,336 @@ describe("the web gallery in Chromium", () => {
     await page.keyboard.press("Escape");
 
     expect(consoleErrors.filter((text) => !/status of 40[04]/.test(text))).toEqual([]);
+  });
+});
+
+/** One image request of a page, as the DevTools protocol's Network domain saw it. */
+interface ImageFetch {
+  url: string;
+  status: number;
+  /** Answered from the HTTP cache, the memory cache, a prefetch or a service worker. */
+  fromCache: boolean;
+  /** `encodedDataLength`: what came over the network, headers included (0 from a cache). */
+  bytes: number;
+  done: boolean;
+}
+
+/** Records the http(s) image requests of a page through CDP (no routing: see below). */
+async function watchImageFetches(target: Page) {
+  const cdp = await target.context().newCDPSession(target);
+  await cdp.send("Network.enable");
+  let fetches = new Map<string, ImageFetch>();
+  cdp.on("Network.requestWillBeSent", (event) => {
+    if (event.type === "Image" && /^https?:/.test(event.request.url))
+      fetches.set(event.requestId, { url: event.request.url, status: 0, fromCache: false, bytes: 0, done: false });
+  });
+  cdp.on("Network.requestServedFromCache", (event) => {
+    const fetch = fetches.get(event.requestId);
+    if (fetch) fetch.fromCache = true;
+  });
+  cdp.on("Network.responseReceived", (event) => {
+    const fetch = fetches.get(event.requestId);
+    if (!fetch) return;
+    fetch.status = event.response.status;
+    // (A memory-cache hit is reported by requestServedFromCache.)
+    const { fromDiskCache, fromPrefetchCache, fromServiceWorker } = event.response;
+    if (fromDiskCache || fromPrefetchCache || fromServiceWorker) fetch.fromCache = true;
+  });
+  cdp.on("Network.loadingFinished", (event) => {
+    const fetch = fetches.get(event.requestId);
+    if (!fetch) return;
+    fetch.bytes = event.encodedDataLength;
+    fetch.done = true;
+  });
+  cdp.on("Network.loadingFailed", (event) => {
+    const fetch = fetches.get(event.requestId);
+    if (fetch) fetch.done = true;
+  });
+  const all = () => [...fetches.values()];
+  return {
+    all,
+    /** The requests that went over the network: not from any cache, and with bytes on the wire. */
+    overNetwork: () => all().filter((fetch) => !fetch.fromCache && fetch.bytes > 0),
+    reset: () => void (fetches = new Map()),
+    /** Waits until every request seen so far has finished or failed. */
+    async settled() {
+      const deadline = Date.now() + 30_000;
+      while (all().some((fetch) => !fetch.done) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(all().filter((fetch) => !fetch.done)).toEqual([]);
+    },
+  };
+}
+
+const sum = (numbers: number[]) => numbers.reduce((total, n) => total + n, 0);
+
+/**
+ * Delivery (issue 13): the grid's and the open view's `<img srcset sizes>` over the renditions,
+ * the ThumbHash painted until a picture arrives, and what Chromium fetches. These contexts are
+ * not routed, since Playwright turns the HTTP cache off in a routed context (request
+ * interception); Chromium's host resolver keeps them on this machine's loopback instead.
+ */
+describe("delivery in Chromium: renditions, placeholders, the browser's cache", () => {
+  const USER = "dave";
+  let browser: Browser;
+  let token: string;
+  /** The 16 MP photo, as the API answered it once ready. */
+  let large: ImageWithLinks;
+  /** What was uploaded; the service stores the original re-encoded, `large.size_bytes`. */
+  let uploadedBytes: number;
+
+  const api = async (path: string, init: RequestInit = {}) =>
+    fetch(`${server.base}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) },
+    });
+
+  /** A fresh context (its own empty cache) signed in as USER, as the sign-in form leaves it. */
+  async function signedInContext(options: Parameters<Browser["newContext"]>[0]) {
+    const context = await browser.newContext(options);
+    const session = { token, userId: USER, label: USER, expiresAt: Date.now() + 30 * 60_000 };
+    await context.addInitScript((session) => {
+      localStorage.setItem("images.session", JSON.stringify(session));
+    }, session);
+    return context;
+  }
+
+  async function gridLoaded(target: Page, count: number) {
+    await target.waitForFunction(
+      (count) => {
+        const images = [...document.querySelectorAll<HTMLImageElement>(".grid img")];
+        return images.length === count && images.every((img) => img.complete && img.naturalWidth > 0);
+      },
+      count,
+      { timeout: 30_000 },
+    );
+    return target.locator(".grid img").evaluateAll((images: HTMLImageElement[]) => images.map((img) => img.currentSrc));
+  }
+
+  beforeAll(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [...CHROMIUM_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
+    });
+    const answer = await fetch(`${server.base}/dev/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user_id: USER }),
+    });
+    token = ((await answer.json()) as { token: string }).token;
+
+    for (const name of ["FreshFlower.jpg", "Spring.png", "wood-d.webp"]) {
+      const form = new FormData();
+      form.append("file", new Blob([new Uint8Array(readFileSync(join(FIXTURES_DIR, name)))]), name);
+      form.append("title", name);
+      expect((await api("/images/upload", { method: "POST", body: form })).status).toBe(201);
+    }
+
+    // A 16 MP photo (4899 × 3266, JPEG quality 90), straight to S3 in the JSON mode as the
+    // gallery sends large files.
+    const photo = await sharp(join(FIXTURES_DIR, "Elephants_3840x2160.jpg"))
+      .resize(4899, 3266, { fit: "cover" })
+      .jpeg({ quality: 90 })
+      .toBuffer();
+    uploadedBytes = photo.length;
+    const started = (await (
+      await api("/images/upload", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ title: "Elephants 16 MP", content_type: "image/jpeg", size_bytes: photo.length }),
+      })
+    ).json()) as { image: { image_id: string }; upload: { url: string; fields: Record<string, string> } };
+    const form = new FormData();
+    for (const [name, value] of Object.entries(started.upload.fields)) form.append(name, value);
+    form.append("file", new Blob([new Uint8Array(photo)], { type: "image/jpeg" }), "elephants-16mp.jpg");
+    const stored = await fetch(started.upload.url, { method: "POST", body: form });
+    expect(stored.status, await stored.text()).toBeLessThan(300);
+    for (const deadline = Date.now() + 60_000; ;) {
+      large = (await (await api(`/images/${started.image.image_id}`)).json()) as ImageWithLinks;
+      if (large.status !== "pending" || Date.now() > deadline) break;
+      await new Promise((done) => setTimeout(done, 250));
+    }
+    expect(large).toMatchObject({ status: "ready", width: 4899, height: 3266 });
+    expect(large.renditions.map((rendition) => rendition.width)).toEqual([320, 640, 1080, 2048]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("paints each tile's placeholder until its rendition arrives, over srcset and sizes", async () => {
+    // Routed (so uncached): the renditions are held back until the placeholders have been seen.
+    const context = await signedInContext({ viewport: DESKTOP });
+    try {
+      let release = () => {};
+      let held = Promise.resolve();
+      const hold = () => (held = new Promise<void>((done) => (release = done)));
+      hold();
+      await context.route(
+        (url) => url.pathname.startsWith("/media/"),
+        async (route) => {
+          await held;
+          await route.continue();
+        },
+      );
+      const view = await context.newPage();
+      await view.goto(`${server.base}/?user=${USER}`);
+      await view.locator(".summary", { hasText: "4 images shown." }).waitFor();
+      const listed = ((await (await api(`/images?user_id=${USER}`)).json()) as { items: ImageWithLinks[] }).items;
+      const tiles = await view.locator(".grid img").evaluateAll((images: HTMLImageElement[]) =>
+        images.map((img) => ({
+          srcset: img.getAttribute("srcset"),
+          sizes: img.getAttribute("sizes"),
+          width: img.getAttribute("width"),
+          height: img.getAttribute("height"),
+          loading: img.getAttribute("loading"),
+          decoding: img.getAttribute("decoding"),
+          complete: img.complete && img.naturalWidth > 0,
+          background: img.style.backgroundImage,
+        })),
+      );
+      expect(tiles).toHaveLength(listed.length);
+      tiles.forEach((tile, i) => {
+        const image = listed[i]!;
+        expect(tile).toMatchObject({
+          srcset: image.renditions.map((rendition) => `${rendition.url} ${rendition.width}w`).join(", "),
+          sizes: "auto, (max-width: 760px) 279px, 359px",
+          width: String(image.width),
+          height: String(image.height),
+          loading: "lazy",
+          decoding: "async",
+          complete: false,
+        });
+        expect(image.placeholder).toEqual(expect.any(String));
+        expect(tile.background).toMatch(/^url\("data:image\/png;base64,/);
+      });
+      await view.screenshot({ path: join(SHOTS, "11-placeholders.png") });
+
+      release();
+      await gridLoaded(view, listed.length);
+      expect(
+        await view
+          .locator(".grid img")
+          .evaluateAll((images: HTMLImageElement[]) => images.map((img) => img.style.backgroundImage || img.className)),
+      ).toEqual(listed.map(() => ""));
+
+      // The open view: the ladder, its sizes, the placeholder, and the original behind a link.
+      hold();
+      await view.goto(`${server.base}/?user=${USER}&image=${large.image_id}`);
+      const full = view.locator(".image-dialog img.full");
+      await full.waitFor();
+      expect(await full.getAttribute("srcset")).toBe(
+        large.renditions.map((rendition) => `${rendition.url} ${rendition.width}w`).join(", "),
+      );
+      expect(await full.getAttribute("sizes")).toMatch(/^\(max-width: 760px\) calc\(100vw - 58px\)/);
+      expect(await full.evaluate((img: HTMLImageElement) => img.style.backgroundImage)).toMatch(/^url\("data:/);
+      const download = view.getByRole("link", { name: "Download original" });
+      expect(pathOf((await download.getAttribute("href"))!)).toBe(pathOf(large.download_url!));
+      await view.screenshot({ path: join(SHOTS, "12-view-placeholder.png") });
+      release();
+      await view.waitForFunction(() => {
+        const img = document.querySelector<HTMLImageElement>(".image-dialog img.full");
+        return img?.complete && img.naturalWidth > 0 && img.style.backgroundImage === "";
+      });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("reloading the gallery fetches no image bytes over the network", async () => {
+    const context = await signedInContext({ viewport: DESKTOP });
+    try {
+      const view = await context.newPage();
+      const fetches = await watchImageFetches(view);
+      const address = `${server.base}/?user=${USER}`;
+      await view.goto(address);
+      // Rendition URLs stay the same within a window (an hour); a reload that crosses into the
+      // next one gets new URLs, so that measurement is taken again.
+      for (let attempt = 1; ; attempt++) {
+        const shown = await gridLoaded(view, 4);
+        await fetches.settled();
+        // The first visit did download every picture it shows.
+        for (const src of shown) expect(fetches.overNetwork().map((fetch) => fetch.url)).toContain(src);
+        const firstBytes = sum(fetches.overNetwork().map((fetch) => fetch.bytes));
+
+        // page.reload() is what "reloading the gallery" means to a person (F5). Chromium then
+        // revalidates the document only; the renditions (fresh for a year, immutable) come from
+        // the cache without a request to the server. Navigating to the same address again
+        // (page.goto, a link or the address bar) is measured too.
+        fetches.reset();
+        await view.reload();
+        const reloaded = await gridLoaded(view, 4);
+        await fetches.settled();
+        const afterReload = fetches.overNetwork();
+
+        fetches.reset();
+        await view.goto(address);
+        const revisited = await gridLoaded(view, 4);
+        await fetches.settled();
+        const afterGoto = fetches.overNetwork();
+
+        if (attempt === 1 && (reloaded.join() !== shown.join() || revisited.join() !== shown.join())) {
+          fetches.reset();
+          await view.goto(address);
+          continue;
+        }
+        console.log(
+          `gallery of ${shown.length} images: first visit ${firstBytes} image bytes over the network; ` +
+            `reload ${sum(afterReload.map((fetch) => fetch.bytes))} bytes in ${afterReload.length} requests; ` +
+            `same address again ${sum(afterGoto.map((fetch) => fetch.bytes))} bytes in ${afterGoto.length} requests`,
+        );
+        expect(firstBytes).toBeGreaterThan(0);
+        expect(reloaded).toEqual(shown);
+        expect(afterReload).toEqual([]);
+        expect(revisited).toEqual(shown);
+        expect(afterGoto).toEqual([]);
+        break;
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("opening a 16 MP photo on a 390 px, DPR 3 phone fetches a rendition of at most 10% of the original", async () => {
+    const context = await signedInContext({ viewport: PHONE, deviceScaleFactor: 3, isMobile: true, hasTouch: true });
+    try {
+      const view = await context.newPage();
+      const fetches = await watchImageFetches(view);
+      await view.goto(`${server.base}/?user=${USER}&image=${large.image_id}`);
+      await view.waitForFunction(
+        () => {
+          const img = document.querySelector<HTMLImageElement>(".image-dialog img.full");
+          return img?.complete && img.naturalWidth > 0;
+        },
+        undefined,
+        { timeout: 30_000 },
+      );
+      const shown = await view.locator(".image-dialog img.full").evaluate((img: HTMLImageElement) => ({
+        src: img.currentSrc,
+        cssWidth: img.getBoundingClientRect().width,
+      }));
+      await fetches.settled();
+
+      const rendition = large.renditions.find((candidate) => pathOf(candidate.url) === pathOf(shown.src));
+      expect(rendition, shown.src).toBeDefined();
+      // Enough pixels for the screen: the picture is about 332 CSS px wide, so 3x needs ~1000.
+      expect(rendition!.width).toBeGreaterThanOrEqual(Math.round(shown.cssWidth * 3));
+      const fetched = fetches.overNetwork().filter((fetch) => fetch.url === shown.src);
+      expect(fetched).toHaveLength(1);
+      const renditionBytes = fetched[0]!.bytes;
+      // The original was never fetched.
+      expect(fetches.all().filter((fetch) => fetch.url.startsWith(server.s3))).toEqual([]);
+
+      console.log(
+        `16 MP photo (${large.width}×${large.height}) at 390 px, DPR 3: fetched the ${rendition!.width}×${rendition!.height} ` +
+          `rendition, ${renditionBytes} bytes over the network (size_bytes ${rendition!.size_bytes}); ` +
+          `original ${large.size_bytes} bytes (uploaded ${uploadedBytes}): ` +
+          `${((100 * renditionBytes) / large.size_bytes).toFixed(1)}%`,
+      );
+      expect(renditionBytes).toBeLessThanOrEqual(0.1 * large.size_bytes);
+      await view.screenshot({ path: join(SHOTS, "13-phone-16mp.png") });
+    } finally {
+      await context.close();
+    }
   });
 });
