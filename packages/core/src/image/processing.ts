@@ -133,7 +133,10 @@ export interface CheckedImage {
   open(allFrames: boolean): Sharp;
   /** Re-encodes in its own format, without any embedded metadata. */
   encode(): Sharp;
-  /** A WebP at most 320 px on its long side. */
+  /**
+   * A WebP at most 320 px on its long side, as images were stored before the ladder; kept for
+   * the bench, which measures the ladder's cost beside it.
+   */
   thumbnail(): Promise<Buffer>;
   /**
    * The renditions and the placeholder, from one decode of the first frame shrunk to the top
@@ -237,7 +240,7 @@ export const undecodableData = (cause: unknown) => undecodable("its data is dama
 
 /**
  * Checks and normalises a small uploaded image in memory: decodes it fully, turns it upright,
- * re-encodes it without any embedded metadata, and makes its thumbnail.
+ * re-encodes it without any embedded metadata, and makes its size ladder and placeholder.
  */
 export async function processImage(bytes: Uint8Array, options: { maxPixels: number }): Promise<ProcessedImage> {
   return normaliseImage(await checkImage(bytes, options));
