@@ -1,6 +1,5 @@
-import { createAwsClients, loadConfig } from "@images/core";
 import { backfillRenditions } from "@images/core/image/backfill-renditions";
-import { startLocalAws } from "@images/local";
+import { openOperatorStore } from "./operator-store.ts";
 import { imagesWithoutRenditions } from "../src/images-without-renditions.ts";
 
 /**
@@ -12,20 +11,8 @@ import { imagesWithoutRenditions } from "../src/images-without-renditions.ts";
  * otherwise on the dev data in DATA_DIR (default .data) while the dev server is stopped.
  * MAX_IMAGE_PIXELS and DECODE_CONCURRENCY apply as they do to uploads.
  */
-const external = process.env.DYNAMODB_ENDPOINT && process.env.S3_ENDPOINT;
-const local = external ? undefined : await startLocalAws({ dataDir: process.env.DATA_DIR || ".data" });
-// Emulators take these credentials (s3rver insists on them); real ones are never used here.
-const config = loadConfig({
-  TABLE_NAME: "images",
-  BUCKET_NAME: "images",
-  AWS_ACCESS_KEY_ID: "S3RVER",
-  AWS_SECRET_ACCESS_KEY: "S3RVER",
-  ...process.env,
-  ...local?.env,
-  AWS_ENDPOINT_GUARD: "local",
-});
+const { config, clients, close } = await openOperatorStore();
 try {
-  const clients = createAwsClients(config);
   const report = await backfillRenditions({
     config,
     clients,
@@ -35,5 +22,5 @@ try {
   console.log(`images done ${report.done}, skipped ${report.skipped}, failed ${report.failed}`);
   process.exitCode = report.failed > 0 ? 1 : 0;
 } finally {
-  await local?.stop();
+  await close();
 }

@@ -1,5 +1,4 @@
-import { createAwsClients, loadConfig } from "@images/core";
-import { startLocalAws } from "@images/local";
+import { openOperatorStore } from "./operator-store.ts";
 import { checkStore } from "../src/check-store.ts";
 
 /**
@@ -9,23 +8,11 @@ import { checkStore } from "../src/check-store.ts";
  * (default .data) while the dev server is stopped. `--digests` also reads every image's object
  * and compares its sha256 with the record's.
  */
-const external = process.env.DYNAMODB_ENDPOINT && process.env.S3_ENDPOINT;
-const local = external ? undefined : await startLocalAws({ dataDir: process.env.DATA_DIR || ".data" });
-// Emulators take these credentials (s3rver insists on them); real ones are never used here.
-const config = loadConfig({
-  TABLE_NAME: "images",
-  BUCKET_NAME: "images",
-  AWS_ACCESS_KEY_ID: "S3RVER",
-  AWS_SECRET_ACCESS_KEY: "S3RVER",
-  ...process.env,
-  ...local?.env,
-  AWS_ENDPOINT_GUARD: "local",
-});
-const { dynamo, s3 } = createAwsClients(config);
+const { config, clients, close } = await openOperatorStore();
 try {
   const report = await checkStore({
-    dynamo,
-    s3,
+    dynamo: clients.dynamo,
+    s3: clients.s3,
     tableName: config.tableName,
     bucketName: config.bucketName,
     verifyDigests: process.argv.includes("--digests"),
@@ -42,5 +29,5 @@ try {
   for (const violation of report.violations) console.log(`  ${violation.rule}: ${violation.detail}`);
   process.exitCode = report.violations.length > 0 ? 1 : 0;
 } finally {
-  await local?.stop();
+  await close();
 }
