@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { Config, ImageStore } from "@images/core";
 import type { AppEnv } from "./app-env.ts";
 import { createTokenVerifier, requireUser, type TokenVerifier } from "./auth.ts";
+import { registerDocs } from "./docs-page.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { errorToResponse, problemResponse, validationProblem } from "./problem.ts";
 import { acceptBody } from "./request-body.ts";
@@ -98,6 +99,8 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
   app.on("PATCH", "/images/:image_id", acceptBody({ json: JSON_BODY_LIMIT }));
 
   registerImageRoutes(app, store);
+  // Before the system routes: its /docs page, with Scalar's script served from here, answers first.
+  registerDocs(app);
   registerSystemRoutes(app, store);
   return app;
 }
