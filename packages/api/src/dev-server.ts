@@ -55,6 +55,17 @@ const server = serve({ fetch: (request, env) => site!.fetch(request, env), port,
   console.log(`Get a token:  npm run --silent token -- <user_id>`);
 });
 
+// A port already taken is a person's everyday mistake: one line and exit 1, not a stack trace.
+server.once("error", async (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EADDRINUSE" && error.code !== "EACCES") throw error;
+  const why = error.code === "EADDRINUSE" ? "is in use" : "is not allowed to this user";
+  console.error(
+    `Port ${port} on ${host} ${why}: stop what runs there, or choose another with PORT (PORT=3001 npm run dev).`,
+  );
+  await aws.stop();
+  process.exit(1);
+});
+
 let stopping = false;
 async function stop(signal: string) {
   if (stopping) return;
