@@ -3,16 +3,37 @@ import { HTTPException } from "hono/http-exception";
 import { z } from "@hono/zod-openapi";
 import { AppError, type ErrorKind, type Issue } from "@images/core";
 
+/** One field the request got wrong: where, and what it must be. */
+const FieldError = z.object({
+  path: z
+    .string()
+    .openapi({
+      description: "The field, dot-separated (`tags.3` is the fourth tag); empty for the whole request.",
+      example: "tags.3",
+    }),
+  message: z
+    .string()
+    .openapi({ example: "must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks)" }),
+});
+
 /** RFC 9457 problem details: the body of every error this API returns. */
 export const Problem = z
   .object({
-    type: z.string().openapi({ example: "about:blank" }),
-    title: z.string().openapi({ example: "Bad Request" }),
-    status: z.number().int().openapi({ example: 400 }),
-    detail: z.string().openapi({ example: "tags.3: must be 1-64 letters, digits, '_' or '-'" }),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    type: z
+      .string()
+      .openapi({ description: "Always `about:blank`: the status says what kind of problem.", example: "about:blank" }),
+    title: z.string().openapi({ description: "The status's reason phrase.", example: "Bad Request" }),
+    status: z.number().int().openapi({ description: "The HTTP status, repeated.", example: 400 }),
+    detail: z.string().openapi({
+      description: "What went wrong with this request, for a person to read; never internals.",
+      example: "tags.3: must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks)",
+    }),
+    errors: z
+      .array(FieldError)
+      .optional()
+      .openapi({ description: "On a 400: every field error, the first as `detail`." }),
   })
-  .openapi("Problem");
+  .openapi("Problem", { description: "RFC 9457 problem details, served as `application/problem+json`." });
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
@@ -120,12 +141,77 @@ export function validationProblem(issues: z.core.$ZodIssue[]): HttpProblem {
   );
 }
 
-/** The error answers a route documents, each as problem JSON. */
-export function problemResponses<const S extends number>(...statuses: S[]) {
+/** What a documented error answer says: its detail, and the field errors of a 400. */
+export interface ProblemExample {
+  detail: string;
+  errors?: Issue[];
+}
+
+/** A realistic answer for each status, where a route does not give its own. */
+const EXAMPLES: Record<number, ProblemExample> = {
+  400: {
+    detail: "tags.3: must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks)",
+    errors: [
+      { path: "tags.3", message: "must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks)" },
+    ],
+  },
+  401: { detail: "the token has expired" },
+  404: { detail: "no such image" },
+  409: { detail: "this Idempotency-Key was used for a different request" },
+  413: { detail: "size_bytes is over the limit of 52428800 bytes" },
+  415: { detail: "the file is image/heif (hevc); accepted formats are JPEG, PNG, WebP, GIF and AVIF" },
+  422: { detail: "the image could not be decoded: its data is damaged or truncated" },
+  429: { detail: "at most 60 uploads a minute; try again shortly" },
+  503: { detail: "listing images: storage is busy or unavailable, try again" },
+};
+
+/** The headers an error answer carries, by status. */
+const HEADERS: Record<
+  number,
+  Record<string, { description: string; schema: { type: "string" | "integer" }; example: string | number }>
+> = {
+  401: {
+    "www-authenticate": {
+      description: "The Bearer challenge (RFC 6750), naming the error when a token was sent.",
+      schema: { type: "string" },
+      example: 'Bearer realm="images", error="invalid_token", error_description="the token has expired"',
+    },
+  },
+  429: {
+    "retry-after": {
+      description: "Seconds until the next minute's allowance.",
+      schema: { type: "integer" },
+      example: 42,
+    },
+  },
+  503: {
+    "retry-after": { description: "Seconds to wait before trying again.", schema: { type: "integer" }, example: 1 },
+  },
+};
+
+/** The documentation of one error answer as problem JSON, with `example` (or the status's usual one). */
+export function problemAnswer(
+  status: number,
+  example: ProblemExample = EXAMPLES[status] ?? { detail: TITLES[status] ?? "Error" },
+) {
+  return {
+    description: TITLES[status] ?? "Error",
+    ...(HEADERS[status] ? { headers: HEADERS[status] } : {}),
+    content: {
+      [PROBLEM_CONTENT_TYPE]: { schema: Problem, example: problemBody(status, example.detail, example.errors) },
+    },
+  };
+}
+
+/**
+ * The error answers a route documents, each as problem JSON with a realistic example: the
+ * status's usual one, or the route's own from `examples`.
+ */
+export function problemResponses<const S extends number>(...statuses: (S | [S, ProblemExample])[]) {
   return Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      { description: TITLES[status] ?? "Error", content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } } },
-    ]),
-  ) as Record<S, { description: string; content: { [PROBLEM_CONTENT_TYPE]: { schema: typeof Problem } } }>;
+    statuses.map((entry) => {
+      const [status, example] = Array.isArray(entry) ? entry : [entry, undefined];
+      return [status, problemAnswer(status, example)];
+    }),
+  ) as Record<S, ReturnType<typeof problemAnswer>>;
 }

@@ -17,108 +17,9 @@ export interface paths {
     put?: never;
     /**
      * Upload an image
-     * @description Multipart: send the file (up to 4 MiB) with its metadata; the answer is the ready image. JSON: declare the file, then send it straight to S3 with the presigned POST in the answer.
+     * @description Multipart: send the file (up to 4 MiB) with its metadata; the answer is the ready image. JSON: declare the file (up to 50 MiB by default), then send it straight to S3 with the presigned POST in the answer; the image turns `ready` once the service has received and checked the bytes (poll `GET /images/{image_id}`). The caller's token decides who owns it.
      */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          /** @description The same key from the same user returns the first answer again and stores nothing twice. */
-          "idempotency-key"?: string;
-        };
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          "multipart/form-data": components["schemas"]["UploadForm"];
-          "application/json": components["schemas"]["UploadRequest"];
-        };
-      };
-      responses: {
-        /** @description Multipart: the stored image, ready. JSON: the pending image and where to post its file. */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["Image"] | components["schemas"]["LargeUploadStarted"];
-          };
-        };
-        /** @description Bad Request */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Content Too Large */
-        413: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Unsupported Media Type */
-        415: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Unprocessable Content */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-      };
-    };
+    post: operations["uploadImage"];
     delete?: never;
     options?: never;
     head?: never;
@@ -134,65 +35,9 @@ export interface paths {
     };
     /**
      * List images, newest first
-     * @description Filters combine freely. `from` and `to` are inclusive; a date alone means that whole UTC day.
+     * @description Ready images of every user (a shared gallery), each with its placeholder, renditions and thumbnail. Filters combine freely. `from` and `to` are inclusive; a date alone means that whole UTC day.
      */
-    get: {
-      parameters: {
-        query?: {
-          user_id?: string;
-          tag?: string;
-          /** @description Inclusive. An ISO 8601 date YYYY-MM-DD (the whole UTC day) or date-time YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999. A range nothing can be in (before 1970, after now) is an empty page. */
-          from?: string;
-          /** @description Inclusive. An ISO 8601 date YYYY-MM-DD (the whole UTC day) or date-time YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999. A range nothing can be in (before 1970, after now) is an empty page. */
-          to?: string;
-          limit?: number;
-          /** @description The `next_cursor` of the previous page. */
-          cursor?: string;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description A page of images */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["ImagePage"];
-          };
-        };
-        /** @description Bad Request */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-      };
-    };
+    get: operations["listImages"];
     put?: never;
     post?: never;
     delete?: never;
@@ -208,189 +53,25 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Get one image with a short-lived download link */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          image_id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description The image; its owner also sees it while pending, or why it failed */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["ImageWithLinks"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-      };
-    };
+    /**
+     * Get one image with a short-lived download link
+     * @description The image with its placeholder and renditions, and `download_url`, a presigned link to the stored original that expires within 15 minutes. Any user sees a ready image; only its owner sees it while pending or failed. An image the caller may not see is a 404, never a 403.
+     */
+    get: operations["getImage"];
     put?: never;
     post?: never;
-    /** Delete an image, its bytes and its thumbnail (owner only) */
-    delete: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          image_id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Deleted */
-        204: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-        /** @description Unauthorized */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-      };
-    };
+    /**
+     * Delete an image, its bytes and its renditions (owner only)
+     * @description Deletes the original, every rendition and every metadata item at once. Only the owner may; anyone else gets a 404.
+     */
+    delete: operations["deleteImage"];
     options?: never;
     head?: never;
-    /** Edit an image's title, description or tags (owner only) */
-    patch: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          image_id: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          "application/json": components["schemas"]["ImagePatch"];
-        };
-      };
-      responses: {
-        /** @description The edited image */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["Image"];
-          };
-        };
-        /** @description Bad Request */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-      };
-    };
+    /**
+     * Edit an image's title, description or tags (owner only)
+     * @description Changes the fields given and keeps the others; tags given replace the image's tags. Only the owner may; anyone else gets a 404. A pending image cannot be edited yet (409).
+     */
+    patch: operations["updateImage"];
     trace?: never;
   };
   "/health": {
@@ -400,36 +81,51 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Whether the table and the bucket answer */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Both answer */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["Health"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-      };
+    /**
+     * Whether the table and the bucket answer
+     * @description Reads the table and the bucket once each: 200 when both answer, 503 when either does not. Public.
+     */
+    get: operations["getHealth"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/openapi.json": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
     };
+    /**
+     * This OpenAPI document
+     * @description The OpenAPI 3.1 document of every route, generated from the route definitions (docs/openapi.json is the same, written by `npm run docs`). Public.
+     */
+    get: operations["getOpenApiDocument"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/docs": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The interactive API reference
+     * @description An HTML page (Scalar) over /openapi.json, for a browser; everything it loads comes from this server. Public.
+     */
+    get: operations["getApiReference"];
     put?: never;
     post?: never;
     delete?: never;
@@ -447,7 +143,7 @@ export interface components {
      *       "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
      *       "user_id": "alice",
      *       "title": "Sunset",
-     *       "description": null,
+     *       "description": "From the cliff path above the beach, just before eight.",
      *       "tags": [
      *         "beach",
      *         "holiday"
@@ -455,11 +151,11 @@ export interface components {
      *       "upload_time": "2026-11-24T19:30:00.000Z",
      *       "status": "ready",
      *       "content_type": "image/jpeg",
-     *       "size_bytes": 80905,
-     *       "width": 1024,
-     *       "height": 768,
+     *       "size_bytes": 3208417,
+     *       "width": 4032,
+     *       "height": 3024,
      *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
-     *       "s3_url": "s3://images-bucket/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg"
+     *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg"
      *     }
      */
     Image: {
@@ -468,18 +164,62 @@ export interface components {
       title: string;
       description: string | null;
       tags: string[];
+      /** @description ISO 8601 in UTC with milliseconds, set by the server. */
       upload_time: string;
-      /** @enum {string} */
+      /**
+       * @description `pending`: the bytes are not yet received and checked; `ready`; `failed`: sent straight to S3 and refused by the checks (`failure_reason` says why; kept a day, for its owner only).
+       * @enum {string}
+       */
       status: "pending" | "ready" | "failed";
       content_type: string;
       size_bytes: number;
       width: number | null;
       height: number | null;
+      /** @description Of the bytes as stored; null while pending. */
       sha256: string | null;
       s3_url: string;
       failure_reason?: string;
     };
-    /** @description A pending image and the presigned POST that sends its file straight to S3. */
+    /**
+     * @description A pending image and the presigned POST that sends its file straight to S3.
+     * @example {
+     *       "image": {
+     *         "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+     *         "user_id": "alice",
+     *         "title": "Sunset",
+     *         "description": "From the cliff path above the beach, just before eight.",
+     *         "tags": [
+     *           "beach",
+     *           "holiday"
+     *         ],
+     *         "upload_time": "2026-11-24T19:30:00.000Z",
+     *         "status": "pending",
+     *         "content_type": "image/jpeg",
+     *         "size_bytes": 31457280,
+     *         "width": null,
+     *         "height": null,
+     *         "sha256": null,
+     *         "s3_url": "s3://images-production-imagesbucket-8f3k2m/uploads/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4"
+     *       },
+     *       "upload": {
+     *         "method": "POST",
+     *         "url": "https://images-production-imagesbucket-8f3k2m.s3.eu-west-1.amazonaws.com/",
+     *         "fields": {
+     *           "Content-Type": "image/jpeg",
+     *           "bucket": "images-production-imagesbucket-8f3k2m",
+     *           "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+     *           "X-Amz-Credential": "ASIAIOSFODNN7EXAMPLE/20261124/eu-west-1/s3/aws4_request",
+     *           "X-Amz-Date": "20261124T193005Z",
+     *           "X-Amz-Security-Token": "IQoJb3JpZ2luX2VjEXAMPLE",
+     *           "key": "uploads/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+     *           "Policy": "eyJleHBpcmF0aW9uIjoiMjAyNi0xMS0yNFQxOTo0MDowNVoiLCJjb25kaXRpb25zIjpbWyJjb250ZW50LWxlbmd0aC1yYW5nZSIsMSw1MjQyODgwMF0sWyJlcSIsIiRDb250ZW50LVR5cGUiLCJpbWFnZS9qcGVnIl0seyJDb250ZW50LVR5cGUiOiJpbWFnZS9qcGVnIn0seyJidWNrZXQiOiJpbWFnZXMtcHJvZHVjdGlvbi1pbWFnZXNidWNrZXQtOGYzazJtIn0seyJYLUFtei1BbGdvcml0aG0iOiJBV1M0LUhNQUMtU0hBMjU2In0seyJYLUFtei1DcmVkZW50aWFsIjoiQVNJQUlPU0ZPRE5ON0VYQU1QTEUvMjAyNjExMjQvZXUtd2VzdC0xL3MzL2F3czRfcmVxdWVzdCJ9LHsiWC1BbXotRGF0ZSI6IjIwMjYxMTI0VDE5MzAwNVoifSx7IlgtQW16LVNlY3VyaXR5LVRva2VuIjoiSVFvSmIzSnBaMmx1WDJWakVYQU1QTEUifSx7ImtleSI6InVwbG9hZHMvaW1nXzAxSkRYM001UThYNlc3WTBaOUExQjJDM0Q0In1dfQ==",
+     *           "X-Amz-Signature": "b379e62fd2056a75ff6d736fd4bfa7951b16f579d9fbdabbc4afe5cd73e3d51a"
+     *         },
+     *         "expires_at": "2026-11-24T19:40:05.000Z",
+     *         "max_bytes": 52428800
+     *       }
+     *     }
+     */
     LargeUploadStarted: {
       image: components["schemas"]["Image"];
       upload: {
@@ -487,31 +227,54 @@ export interface components {
         method: "POST";
         /** @description Post the form here: the fields first, then the file as `file`. */
         url: string;
+        /** @description Every one a form field, as given, before the file. */
         fields: {
           [key: string]: string;
         };
+        /** @description When the presigned POST stops working (ISO 8601, UTC). */
         expires_at: string;
+        /** @description The largest file S3 takes with this post. */
         max_bytes: number;
       };
     };
+    /** @description RFC 9457 problem details, served as `application/problem+json`. */
     Problem: {
-      /** @example about:blank */
+      /**
+       * @description Always `about:blank`: the status says what kind of problem.
+       * @example about:blank
+       */
       type: string;
-      /** @example Bad Request */
+      /**
+       * @description The status's reason phrase.
+       * @example Bad Request
+       */
       title: string;
-      /** @example 400 */
+      /**
+       * @description The HTTP status, repeated.
+       * @example 400
+       */
       status: number;
-      /** @example tags.3: must be 1-64 letters, digits, '_' or '-' */
+      /**
+       * @description What went wrong with this request, for a person to read; never internals.
+       * @example tags.3: must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks)
+       */
       detail: string;
+      /** @description On a 400: every field error, the first as `detail`. */
       errors?: {
+        /**
+         * @description The field, dot-separated (`tags.3` is the fourth tag); empty for the whole request.
+         * @example tags.3
+         */
         path: string;
+        /** @example must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks) */
         message: string;
       }[];
     };
+    /** @description A file and its metadata, in one multipart/form-data request. */
     UploadForm: {
       /**
        * Format: binary
-       * @description JPEG, PNG, WebP, GIF or AVIF
+       * @description JPEG, PNG, WebP, GIF or AVIF, up to 4 MiB; the format is read from the bytes, never the name.
        */
       file: string;
       /**
@@ -519,7 +282,10 @@ export interface components {
        * @example Sunset
        */
       title: string;
-      /** @description At most 2,000 characters (code points), trimmed; keeps line breaks (stored as LF) and tabs. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */
+      /**
+       * @description At most 2,000 characters (code points), trimmed; keeps line breaks (stored as LF) and tabs. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters.
+       * @example From the cliff path above the beach, just before eight.
+       */
       description?: string;
       /**
        * @description Repeat the field, or give one comma-separated value. At most 20; each 1-64 letters (with their combining marks), digits, '_' or '-', ZWNJ or ZWJ between letters; trimmed, lower-cased, NFC, de-duplicated.
@@ -527,92 +293,337 @@ export interface components {
        */
       tags?: string | string[];
     };
+    /** @description The metadata, and the type and size of a file to send straight to S3 (up to 50 MiB by default). */
     UploadRequest: {
-      /** @description 1-200 characters (Unicode code points), trimmed, with something visible. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */
+      /**
+       * @description 1-200 characters (Unicode code points), trimmed, with something visible. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters.
+       * @example Sunset
+       */
       title: string;
-      /** @description At most 2,000 characters (code points), trimmed; keeps line breaks (stored as LF) and tabs. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */
+      /**
+       * @description At most 2,000 characters (code points), trimmed; keeps line breaks (stored as LF) and tabs. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters.
+       * @example From the cliff path above the beach, just before eight.
+       */
       description?: string | null;
-      /** @description At most 20; each 1-64 letters (with their combining marks), digits, '_' or '-', ZWNJ or ZWJ between letters; trimmed, lower-cased, NFC, de-duplicated. */
+      /**
+       * @description At most 20; each 1-64 letters (with their combining marks), digits, '_' or '-', ZWNJ or ZWJ between letters; trimmed, lower-cased, NFC, de-duplicated.
+       * @example [
+       *       "beach",
+       *       "holiday"
+       *     ]
+       */
       tags?: string[];
       /**
        * @description The file's media type, in any case; stored lower-cased.
        * @example image/jpeg
        */
       content_type: string;
+      /**
+       * @description The file's size; S3 refuses a file of any other.
+       * @example 31457280
+       */
       size_bytes: number;
     };
+    /**
+     * @example {
+     *       "items": [
+     *         {
+     *           "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+     *           "user_id": "alice",
+     *           "title": "Sunset",
+     *           "description": "From the cliff path above the beach, just before eight.",
+     *           "tags": [
+     *             "beach",
+     *             "holiday"
+     *           ],
+     *           "upload_time": "2026-11-24T19:30:00.000Z",
+     *           "status": "ready",
+     *           "content_type": "image/jpeg",
+     *           "size_bytes": 3208417,
+     *           "width": 4032,
+     *           "height": 3024,
+     *           "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
+     *           "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+     *           "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
+     *           "placeholder": "nkgOZY6IeHePiHd2d3h3iYiPd/dX",
+     *           "renditions": [
+     *             {
+     *               "width": 320,
+     *               "height": 240,
+     *               "content_type": "image/webp",
+     *               "size_bytes": 14210,
+     *               "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__"
+     *             },
+     *             {
+     *               "width": 640,
+     *               "height": 480,
+     *               "content_type": "image/webp",
+     *               "size_bytes": 41877,
+     *               "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/640.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=FaVBf~tKQY3qLiH9FMS-BPzXgu2ZQUa24VrSwlA5r2Fg8DolzMRyjaAYRSAKfvV634drOP9b0e6bYy8j3N1YcGJGvp1Odk~iT-OrdVvFX8l~2ujwBI1SFTdgxf0FMhfVqkCvnJSHLjerX2g8j59RigQJm14lX1pasI8zYtoQv3efAvHdzPwY3IuiZ1dfzfmsEnaXadRm92sqHSOCy~wCKKrIyM1A-2xZpOZwMDCjbCz6JRHyqdd7FdJC4I1oJ-WK5kHn~b4DFy77q0ooFViwQJcB5HyxMV98tLGe36dsJDJPSK6IgxWLcVTWvnSwII8LD9GMetWm3NAiagW5QjWmHw__"
+     *             },
+     *             {
+     *               "width": 1080,
+     *               "height": 810,
+     *               "content_type": "image/webp",
+     *               "size_bytes": 98123,
+     *               "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/1080.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=NCp7fEEKwNvRXGuSwlhn9HWXF9rgxqcgflzdF5qn-3kz-0hgNk5NXcdFdPOR-hM2CbdE~sXNiLwj36ucoWAcFILyb4u418mvhvDlDaz5RxcgWWKB0qFVkC06zgd2jG78tcpuyJchMx-kZVWFvoxC8QRBGD8shpNvhmLHhIbxp~XyMPSDlYsLqvHbJM5wYNcxA~ugvyTcOsw8-IIuFO8sHbgBMeYmaA7IpbrpSRRF61ykqyw6ZNaakwAoXUCMH~xsx~pBQ~j07qhEU212qGs1wWw4EFo4I0pnzOIOxPZ79GfoU~bf2wIF8LfIybLkaJAI-uHJiHcOrGsL3d04jCd3AA__"
+     *             },
+     *             {
+     *               "width": 2048,
+     *               "height": 1536,
+     *               "content_type": "image/webp",
+     *               "size_bytes": 301555,
+     *               "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/2048.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=JL8vcsTscnBHlIZ2F5UI7hDnof1LuSM9Pj8RIqICG8Kjl5fuo6HAHL3OE7Fk3hgIt5KFvsBBRl7DDW9jvXjpUfZAjB-OtI7DAuL1icfB-Pa2h7jiLddzU-FeUEUz99Ww63Lp8ZpU8QWrVCpDNYWLBBJ6NQV1A5cflvt6ljYp0zCrtBlrHLS4tzccFcVHc3M0PfyQ4E9IhMP35cHytBW-C2~8CVyUcqYbWhQLWIgI3W0zZ1Ezd9ZHVm9nQzCO0XsYbOkZWEUbmWsmAwlgBsDsSHgMo0KnGCBhLqtV5mdt1yn4o8dyRmNBh4CP~WZ73Y93VP-MzLc3YKb5XBQFFMCK~A__"
+     *             }
+     *           ]
+     *         }
+     *       ],
+     *       "next_cursor": "eyJ2IjoxLCJmIjoiYmk2eDdyMnp1Tm5wTEdvOSIsIm1vbnRoIjoiMjAyNi0xMSIsImtleSI6eyJwayI6IiRpbWFnZXMjdGFnX2JlYWNoIiwic2siOiIkaW1hZ2UjdXBsb2FkX3RpbWVfMjAyNi0xMS0yNHQxOTozMDowMC4wMDB6I2ltYWdlX2lkX2ltZ18wMWpkeDNtNXE4eDZ3N3kwejlhMWIyYzNkNCJ9fQ.zH7qmj4OhE_fJRWg2tSUVg"
+     *     }
+     */
     ImagePage: {
       items: components["schemas"]["ListedImage"][];
       /** @description Pass as `cursor` for the next page; null on the last. */
       next_cursor: string | null;
     };
+    /**
+     * @example {
+     *       "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+     *       "user_id": "alice",
+     *       "title": "Sunset",
+     *       "description": "From the cliff path above the beach, just before eight.",
+     *       "tags": [
+     *         "beach",
+     *         "holiday"
+     *       ],
+     *       "upload_time": "2026-11-24T19:30:00.000Z",
+     *       "status": "ready",
+     *       "content_type": "image/jpeg",
+     *       "size_bytes": 3208417,
+     *       "width": 4032,
+     *       "height": 3024,
+     *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
+     *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+     *       "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
+     *       "placeholder": "nkgOZY6IeHePiHd2d3h3iYiPd/dX",
+     *       "renditions": [
+     *         {
+     *           "width": 320,
+     *           "height": 240,
+     *           "content_type": "image/webp",
+     *           "size_bytes": 14210,
+     *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__"
+     *         },
+     *         {
+     *           "width": 640,
+     *           "height": 480,
+     *           "content_type": "image/webp",
+     *           "size_bytes": 41877,
+     *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/640.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=FaVBf~tKQY3qLiH9FMS-BPzXgu2ZQUa24VrSwlA5r2Fg8DolzMRyjaAYRSAKfvV634drOP9b0e6bYy8j3N1YcGJGvp1Odk~iT-OrdVvFX8l~2ujwBI1SFTdgxf0FMhfVqkCvnJSHLjerX2g8j59RigQJm14lX1pasI8zYtoQv3efAvHdzPwY3IuiZ1dfzfmsEnaXadRm92sqHSOCy~wCKKrIyM1A-2xZpOZwMDCjbCz6JRHyqdd7FdJC4I1oJ-WK5kHn~b4DFy77q0ooFViwQJcB5HyxMV98tLGe36dsJDJPSK6IgxWLcVTWvnSwII8LD9GMetWm3NAiagW5QjWmHw__"
+     *         },
+     *         {
+     *           "width": 1080,
+     *           "height": 810,
+     *           "content_type": "image/webp",
+     *           "size_bytes": 98123,
+     *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/1080.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=NCp7fEEKwNvRXGuSwlhn9HWXF9rgxqcgflzdF5qn-3kz-0hgNk5NXcdFdPOR-hM2CbdE~sXNiLwj36ucoWAcFILyb4u418mvhvDlDaz5RxcgWWKB0qFVkC06zgd2jG78tcpuyJchMx-kZVWFvoxC8QRBGD8shpNvhmLHhIbxp~XyMPSDlYsLqvHbJM5wYNcxA~ugvyTcOsw8-IIuFO8sHbgBMeYmaA7IpbrpSRRF61ykqyw6ZNaakwAoXUCMH~xsx~pBQ~j07qhEU212qGs1wWw4EFo4I0pnzOIOxPZ79GfoU~bf2wIF8LfIybLkaJAI-uHJiHcOrGsL3d04jCd3AA__"
+     *         },
+     *         {
+     *           "width": 2048,
+     *           "height": 1536,
+     *           "content_type": "image/webp",
+     *           "size_bytes": 301555,
+     *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/2048.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=JL8vcsTscnBHlIZ2F5UI7hDnof1LuSM9Pj8RIqICG8Kjl5fuo6HAHL3OE7Fk3hgIt5KFvsBBRl7DDW9jvXjpUfZAjB-OtI7DAuL1icfB-Pa2h7jiLddzU-FeUEUz99Ww63Lp8ZpU8QWrVCpDNYWLBBJ6NQV1A5cflvt6ljYp0zCrtBlrHLS4tzccFcVHc3M0PfyQ4E9IhMP35cHytBW-C2~8CVyUcqYbWhQLWIgI3W0zZ1Ezd9ZHVm9nQzCO0XsYbOkZWEUbmWsmAwlgBsDsSHgMo0KnGCBhLqtV5mdt1yn4o8dyRmNBh4CP~WZ73Y93VP-MzLc3YKb5XBQFFMCK~A__"
+     *         }
+     *       ]
+     *     }
+     */
     ListedImage: {
       image_id: string;
       user_id: string;
       title: string;
       description: string | null;
       tags: string[];
+      /** @description ISO 8601 in UTC with milliseconds, set by the server. */
       upload_time: string;
-      /** @enum {string} */
+      /**
+       * @description `pending`: the bytes are not yet received and checked; `ready`; `failed`: sent straight to S3 and refused by the checks (`failure_reason` says why; kept a day, for its owner only).
+       * @enum {string}
+       */
       status: "pending" | "ready" | "failed";
       content_type: string;
       size_bytes: number;
       width: number | null;
       height: number | null;
+      /** @description Of the bytes as stored; null while pending. */
       sha256: string | null;
       s3_url: string;
       failure_reason?: string;
+      /** @description The smallest rendition's URL (images stored before the ladder: their thumbnail's). */
       thumbnail_url: string;
+      /** @description A ThumbHash (base64) of the picture at most 100 px: paint it while the picture loads. Null until the image is ready, and on images stored before the ladder until `npm run renditions:backfill`. */
       placeholder: string | null;
-      renditions: {
-        width: number;
-        height: number;
-        /** @enum {string} */
-        content_type: "image/webp";
-        size_bytes: number;
-        url: string;
-      }[];
+      /** @description Smallest first: WebP at 320, 640, 1080 and 2048 px on the long side, never larger than the original (a size it does not reach is left out; an image under 320 px has one at its own size). */
+      renditions: components["schemas"]["Rendition"][];
     };
+    /**
+     * @description One rung of the size ladder: WebP, upright, without metadata.
+     * @example {
+     *       "width": 320,
+     *       "height": 240,
+     *       "content_type": "image/webp",
+     *       "size_bytes": 14210,
+     *       "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__"
+     *     }
+     */
+    Rendition: {
+      width: number;
+      height: number;
+      /** @enum {string} */
+      content_type: "image/webp";
+      size_bytes: number;
+      /** @description Deployed, a CloudFront signed URL; locally, the dev server's /media twin of it. The same, byte for byte, in every answer within one window (MEDIA_URL_WINDOW_SECONDS, an hour by default), and valid for at least one more; the bytes under it never change. */
+      url: string;
+    };
+    /**
+     * @example {
+     *       "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+     *       "user_id": "alice",
+     *       "title": "Sunset",
+     *       "description": "From the cliff path above the beach, just before eight.",
+     *       "tags": [
+     *         "beach",
+     *         "holiday"
+     *       ],
+     *       "upload_time": "2026-11-24T19:30:00.000Z",
+     *       "status": "ready",
+     *       "content_type": "image/jpeg",
+     *       "size_bytes": 3208417,
+     *       "width": 4032,
+     *       "height": 3024,
+     *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
+     *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+     *       "download_url": "https://images-production-imagesbucket-8f3k2m.s3.eu-west-1.amazonaws.com/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Credential=ASIAIOSFODNN7EXAMPLE%2F20261124%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-Date=20261124T193005Z&X-Amz-Expires=600&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE&X-Amz-Signature=f1e9210e71a040da1881d736e2b1e67f4162bd42591d075bcbda3fd70dac6a9f&X-Amz-SignedHeaders=host&response-content-disposition=inline%3B%20filename%3D%22img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg%22&response-content-type=image%2Fjpeg&x-id=GetObject",
+     *       "download_expires_at": "2026-11-24T19:40:05.000Z",
+     *       "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
+     *       "placeholder": "nkgOZY6IeHePiHd2d3h3iYiPd/dX",
+     *       "renditions": [
+     *         {
+     *           "width": 320,
+     *           "height": 240,
+     *           "content_type": "image/webp",
+     *           "size_bytes": 14210,
+     *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__"
+     *         },
+     *         {
+     *           "width": 640,
+     *           "height": 480,
+     *           "content_type": "image/webp",
+     *           "size_bytes": 41877,
+     *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/640.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=FaVBf~tKQY3qLiH9FMS-BPzXgu2ZQUa24VrSwlA5r2Fg8DolzMRyjaAYRSAKfvV634drOP9b0e6bYy8j3N1YcGJGvp1Odk~iT-OrdVvFX8l~2ujwBI1SFTdgxf0FMhfVqkCvnJSHLjerX2g8j59RigQJm14lX1pasI8zYtoQv3efAvHdzPwY3IuiZ1dfzfmsEnaXadRm92sqHSOCy~wCKKrIyM1A-2xZpOZwMDCjbCz6JRHyqdd7FdJC4I1oJ-WK5kHn~b4DFy77q0ooFViwQJcB5HyxMV98tLGe36dsJDJPSK6IgxWLcVTWvnSwII8LD9GMetWm3NAiagW5QjWmHw__"
+     *         },
+     *         {
+     *           "width": 1080,
+     *           "height": 810,
+     *           "content_type": "image/webp",
+     *           "size_bytes": 98123,
+     *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/1080.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=NCp7fEEKwNvRXGuSwlhn9HWXF9rgxqcgflzdF5qn-3kz-0hgNk5NXcdFdPOR-hM2CbdE~sXNiLwj36ucoWAcFILyb4u418mvhvDlDaz5RxcgWWKB0qFVkC06zgd2jG78tcpuyJchMx-kZVWFvoxC8QRBGD8shpNvhmLHhIbxp~XyMPSDlYsLqvHbJM5wYNcxA~ugvyTcOsw8-IIuFO8sHbgBMeYmaA7IpbrpSRRF61ykqyw6ZNaakwAoXUCMH~xsx~pBQ~j07qhEU212qGs1wWw4EFo4I0pnzOIOxPZ79GfoU~bf2wIF8LfIybLkaJAI-uHJiHcOrGsL3d04jCd3AA__"
+     *         },
+     *         {
+     *           "width": 2048,
+     *           "height": 1536,
+     *           "content_type": "image/webp",
+     *           "size_bytes": 301555,
+     *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/2048.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=JL8vcsTscnBHlIZ2F5UI7hDnof1LuSM9Pj8RIqICG8Kjl5fuo6HAHL3OE7Fk3hgIt5KFvsBBRl7DDW9jvXjpUfZAjB-OtI7DAuL1icfB-Pa2h7jiLddzU-FeUEUz99Ww63Lp8ZpU8QWrVCpDNYWLBBJ6NQV1A5cflvt6ljYp0zCrtBlrHLS4tzccFcVHc3M0PfyQ4E9IhMP35cHytBW-C2~8CVyUcqYbWhQLWIgI3W0zZ1Ezd9ZHVm9nQzCO0XsYbOkZWEUbmWsmAwlgBsDsSHgMo0KnGCBhLqtV5mdt1yn4o8dyRmNBh4CP~WZ73Y93VP-MzLc3YKb5XBQFFMCK~A__"
+     *         }
+     *       ]
+     *     }
+     */
     ImageWithLinks: {
       image_id: string;
       user_id: string;
       title: string;
       description: string | null;
       tags: string[];
+      /** @description ISO 8601 in UTC with milliseconds, set by the server. */
       upload_time: string;
-      /** @enum {string} */
+      /**
+       * @description `pending`: the bytes are not yet received and checked; `ready`; `failed`: sent straight to S3 and refused by the checks (`failure_reason` says why; kept a day, for its owner only).
+       * @enum {string}
+       */
       status: "pending" | "ready" | "failed";
       content_type: string;
       size_bytes: number;
       width: number | null;
       height: number | null;
+      /** @description Of the bytes as stored; null while pending. */
       sha256: string | null;
       s3_url: string;
       failure_reason?: string;
+      /** @description A presigned S3 GET of the stored original, with its real content type; null until the image is ready. */
       download_url: string | null;
+      /** @description When `download_url` stops working: within 15 minutes. */
       download_expires_at: string | null;
+      /** @description The smallest rendition's URL (images stored before the ladder: their thumbnail's). */
       thumbnail_url: string | null;
+      /** @description A ThumbHash (base64) of the picture at most 100 px: paint it while the picture loads. Null until the image is ready, and on images stored before the ladder until `npm run renditions:backfill`. */
       placeholder: string | null;
-      renditions: {
-        width: number;
-        height: number;
-        /** @enum {string} */
-        content_type: "image/webp";
-        size_bytes: number;
-        url: string;
-      }[];
+      /** @description Smallest first: WebP at 320, 640, 1080 and 2048 px on the long side, never larger than the original (a size it does not reach is left out; an image under 320 px has one at its own size). */
+      renditions: components["schemas"]["Rendition"][];
     };
+    /** @description Any of the fields; at least one. Those left out stay as they are. */
     ImagePatch: {
-      /** @description 1-200 characters (Unicode code points), trimmed, with something visible. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */
+      /**
+       * @description 1-200 characters (Unicode code points), trimmed, with something visible. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters.
+       * @example Sunset over the bay
+       */
       title?: string;
-      /** @description At most 2,000 characters (code points), trimmed; keeps line breaks (stored as LF) and tabs. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. */
+      /**
+       * @description At most 2,000 characters (code points), trimmed; keeps line breaks (stored as LF) and tabs. Stored in NFC; refused with bidirectional embedding, override or isolate characters, controls, noncharacters or other invisible format characters. Null clears it.
+       * @example null
+       */
       description?: string | null;
-      /** @description At most 20; each 1-64 letters (with their combining marks), digits, '_' or '-', ZWNJ or ZWJ between letters; trimmed, lower-cased, NFC, de-duplicated. */
+      /**
+       * @description At most 20; each 1-64 letters (with their combining marks), digits, '_' or '-', ZWNJ or ZWJ between letters; trimmed, lower-cased, NFC, de-duplicated.
+       * @example [
+       *       "beach",
+       *       "holiday",
+       *       "sunset"
+       *     ]
+       */
       tags?: string[];
     };
+    /**
+     * @example {
+     *       "status": "ok"
+     *     }
+     */
     Health: {
       /** @enum {string} */
       status: "ok";
+    };
+    /** @description An answer API Gateway gives itself. */
+    GatewayMessage: {
+      /** @example Too Many Requests */
+      message: string;
+    };
+    /** @description An OpenAPI 3.1 document: this one. */
+    OpenApiDocument: {
+      /** @example 3.1.0 */
+      openapi: string;
+      info: {
+        title: string;
+        version: string;
+      } & {
+        [key: string]: unknown;
+      };
+      paths: {
+        [key: string]: {
+          [key: string]: unknown;
+        };
+      };
+    } & {
+      [key: string]: unknown;
     };
   };
   responses: never;
@@ -622,4 +633,922 @@ export interface components {
   pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+  uploadImage: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The same key from the same user returns the first answer again and stores nothing twice; the same key with a different request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    /** @description Either mode; the Content-Type decides which. */
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "file": "(the JPEG's bytes)",
+         *       "title": "Sunset",
+         *       "tags": "beach,holiday"
+         *     }
+         */
+        "multipart/form-data": components["schemas"]["UploadForm"];
+        /**
+         * @example {
+         *       "title": "Sunset",
+         *       "description": "From the cliff path above the beach, just before eight.",
+         *       "tags": [
+         *         "beach",
+         *         "holiday"
+         *       ],
+         *       "content_type": "image/jpeg",
+         *       "size_bytes": 31457280
+         *     }
+         */
+        "application/json": components["schemas"]["UploadRequest"];
+      };
+    };
+    responses: {
+      /** @description Multipart: the stored image, ready. JSON: the pending image and where to post its file. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Image"] | components["schemas"]["LargeUploadStarted"];
+        };
+      };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Bad Request",
+           *       "status": 400,
+           *       "detail": "tags.3: must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks)",
+           *       "errors": [
+           *         {
+           *           "path": "tags.3",
+           *           "message": "must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks)"
+           *         }
+           *       ]
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Unauthorized */
+      401: {
+        headers: {
+          /**
+           * @description The Bearer challenge (RFC 6750), naming the error when a token was sent.
+           * @example Bearer realm="images", error="invalid_token", error_description="the token has expired"
+           */
+          "www-authenticate"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Unauthorized",
+           *       "status": 401,
+           *       "detail": "the token has expired"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Conflict */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Conflict",
+           *       "status": 409,
+           *       "detail": "this Idempotency-Key was used for a different request"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Content Too Large */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Content Too Large",
+           *       "status": 413,
+           *       "detail": "size_bytes is over the limit of 52428800 bytes"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Unsupported Media Type */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Unsupported Media Type",
+           *       "status": 415,
+           *       "detail": "the file is image/heif (hevc); accepted formats are JPEG, PNG, WebP, GIF and AVIF"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Unprocessable Content */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Unprocessable Content",
+           *       "status": 422,
+           *       "detail": "the image could not be decoded: its data is damaged or truncated"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Too Many Requests */
+      429: {
+        headers: {
+          /**
+           * @description Seconds until the next minute's allowance.
+           * @example 42
+           */
+          "retry-after"?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Too Many Requests",
+           *       "status": 429,
+           *       "detail": "at most 60 uploads a minute; try again shortly"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Service Unavailable */
+      503: {
+        headers: {
+          /**
+           * @description Seconds to wait before trying again.
+           * @example 1
+           */
+          "retry-after"?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Service Unavailable",
+           *       "status": 503,
+           *       "detail": "recording the upload: storage is busy or unavailable, try again"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  listImages: {
+    parameters: {
+      query?: {
+        /** @description Only this user's images. */
+        user_id?: string;
+        /** @description Only images with this tag (compared as stored: lower-cased). */
+        tag?: string;
+        /** @description Uploaded at or after. Inclusive. An ISO 8601 date YYYY-MM-DD (the whole UTC day) or date-time YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999. A range nothing can be in (before 1970, after now) is an empty page. */
+        from?: string;
+        /** @description Uploaded at or before. Inclusive. An ISO 8601 date YYYY-MM-DD (the whole UTC day) or date-time YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999. A range nothing can be in (before 1970, after now) is an empty page. */
+        to?: string;
+        /** @description Images on a page. */
+        limit?: number;
+        /** @description The `next_cursor` of the previous page, with the same filters; opaque. */
+        cursor?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of images */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+           *           "user_id": "alice",
+           *           "title": "Sunset",
+           *           "description": "From the cliff path above the beach, just before eight.",
+           *           "tags": [
+           *             "beach",
+           *             "holiday"
+           *           ],
+           *           "upload_time": "2026-11-24T19:30:00.000Z",
+           *           "status": "ready",
+           *           "content_type": "image/jpeg",
+           *           "size_bytes": 3208417,
+           *           "width": 4032,
+           *           "height": 3024,
+           *           "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
+           *           "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+           *           "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
+           *           "placeholder": "nkgOZY6IeHePiHd2d3h3iYiPd/dX",
+           *           "renditions": [
+           *             {
+           *               "width": 320,
+           *               "height": 240,
+           *               "content_type": "image/webp",
+           *               "size_bytes": 14210,
+           *               "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__"
+           *             },
+           *             {
+           *               "width": 640,
+           *               "height": 480,
+           *               "content_type": "image/webp",
+           *               "size_bytes": 41877,
+           *               "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/640.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=FaVBf~tKQY3qLiH9FMS-BPzXgu2ZQUa24VrSwlA5r2Fg8DolzMRyjaAYRSAKfvV634drOP9b0e6bYy8j3N1YcGJGvp1Odk~iT-OrdVvFX8l~2ujwBI1SFTdgxf0FMhfVqkCvnJSHLjerX2g8j59RigQJm14lX1pasI8zYtoQv3efAvHdzPwY3IuiZ1dfzfmsEnaXadRm92sqHSOCy~wCKKrIyM1A-2xZpOZwMDCjbCz6JRHyqdd7FdJC4I1oJ-WK5kHn~b4DFy77q0ooFViwQJcB5HyxMV98tLGe36dsJDJPSK6IgxWLcVTWvnSwII8LD9GMetWm3NAiagW5QjWmHw__"
+           *             },
+           *             {
+           *               "width": 1080,
+           *               "height": 810,
+           *               "content_type": "image/webp",
+           *               "size_bytes": 98123,
+           *               "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/1080.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=NCp7fEEKwNvRXGuSwlhn9HWXF9rgxqcgflzdF5qn-3kz-0hgNk5NXcdFdPOR-hM2CbdE~sXNiLwj36ucoWAcFILyb4u418mvhvDlDaz5RxcgWWKB0qFVkC06zgd2jG78tcpuyJchMx-kZVWFvoxC8QRBGD8shpNvhmLHhIbxp~XyMPSDlYsLqvHbJM5wYNcxA~ugvyTcOsw8-IIuFO8sHbgBMeYmaA7IpbrpSRRF61ykqyw6ZNaakwAoXUCMH~xsx~pBQ~j07qhEU212qGs1wWw4EFo4I0pnzOIOxPZ79GfoU~bf2wIF8LfIybLkaJAI-uHJiHcOrGsL3d04jCd3AA__"
+           *             },
+           *             {
+           *               "width": 2048,
+           *               "height": 1536,
+           *               "content_type": "image/webp",
+           *               "size_bytes": 301555,
+           *               "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/2048.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=JL8vcsTscnBHlIZ2F5UI7hDnof1LuSM9Pj8RIqICG8Kjl5fuo6HAHL3OE7Fk3hgIt5KFvsBBRl7DDW9jvXjpUfZAjB-OtI7DAuL1icfB-Pa2h7jiLddzU-FeUEUz99Ww63Lp8ZpU8QWrVCpDNYWLBBJ6NQV1A5cflvt6ljYp0zCrtBlrHLS4tzccFcVHc3M0PfyQ4E9IhMP35cHytBW-C2~8CVyUcqYbWhQLWIgI3W0zZ1Ezd9ZHVm9nQzCO0XsYbOkZWEUbmWsmAwlgBsDsSHgMo0KnGCBhLqtV5mdt1yn4o8dyRmNBh4CP~WZ73Y93VP-MzLc3YKb5XBQFFMCK~A__"
+           *             }
+           *           ]
+           *         }
+           *       ],
+           *       "next_cursor": "eyJ2IjoxLCJmIjoiYmk2eDdyMnp1Tm5wTEdvOSIsIm1vbnRoIjoiMjAyNi0xMSIsImtleSI6eyJwayI6IiRpbWFnZXMjdGFnX2JlYWNoIiwic2siOiIkaW1hZ2UjdXBsb2FkX3RpbWVfMjAyNi0xMS0yNHQxOTozMDowMC4wMDB6I2ltYWdlX2lkX2ltZ18wMWpkeDNtNXE4eDZ3N3kwejlhMWIyYzNkNCJ9fQ.zH7qmj4OhE_fJRWg2tSUVg"
+           *     }
+           */
+          "application/json": components["schemas"]["ImagePage"];
+        };
+      };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Bad Request",
+           *       "status": 400,
+           *       "detail": "from: must be an ISO 8601 date YYYY-MM-DD or date-time YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999",
+           *       "errors": [
+           *         {
+           *           "path": "from",
+           *           "message": "must be an ISO 8601 date YYYY-MM-DD or date-time YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999"
+           *         }
+           *       ]
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Unauthorized */
+      401: {
+        headers: {
+          /**
+           * @description The Bearer challenge (RFC 6750), naming the error when a token was sent.
+           * @example Bearer realm="images", error="invalid_token", error_description="the token has expired"
+           */
+          "www-authenticate"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Unauthorized",
+           *       "status": 401,
+           *       "detail": "the token has expired"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Service Unavailable */
+      503: {
+        headers: {
+          /**
+           * @description Seconds to wait before trying again.
+           * @example 1
+           */
+          "retry-after"?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Service Unavailable",
+           *       "status": 503,
+           *       "detail": "listing images: storage is busy or unavailable, try again"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  getImage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The image's id, as `image_id` in every answer. */
+        image_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The image; its owner also sees it while pending, or why it failed */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+           *       "user_id": "alice",
+           *       "title": "Sunset",
+           *       "description": "From the cliff path above the beach, just before eight.",
+           *       "tags": [
+           *         "beach",
+           *         "holiday"
+           *       ],
+           *       "upload_time": "2026-11-24T19:30:00.000Z",
+           *       "status": "ready",
+           *       "content_type": "image/jpeg",
+           *       "size_bytes": 3208417,
+           *       "width": 4032,
+           *       "height": 3024,
+           *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
+           *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+           *       "download_url": "https://images-production-imagesbucket-8f3k2m.s3.eu-west-1.amazonaws.com/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Credential=ASIAIOSFODNN7EXAMPLE%2F20261124%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-Date=20261124T193005Z&X-Amz-Expires=600&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE&X-Amz-Signature=f1e9210e71a040da1881d736e2b1e67f4162bd42591d075bcbda3fd70dac6a9f&X-Amz-SignedHeaders=host&response-content-disposition=inline%3B%20filename%3D%22img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg%22&response-content-type=image%2Fjpeg&x-id=GetObject",
+           *       "download_expires_at": "2026-11-24T19:40:05.000Z",
+           *       "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
+           *       "placeholder": "nkgOZY6IeHePiHd2d3h3iYiPd/dX",
+           *       "renditions": [
+           *         {
+           *           "width": 320,
+           *           "height": 240,
+           *           "content_type": "image/webp",
+           *           "size_bytes": 14210,
+           *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__"
+           *         },
+           *         {
+           *           "width": 640,
+           *           "height": 480,
+           *           "content_type": "image/webp",
+           *           "size_bytes": 41877,
+           *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/640.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=FaVBf~tKQY3qLiH9FMS-BPzXgu2ZQUa24VrSwlA5r2Fg8DolzMRyjaAYRSAKfvV634drOP9b0e6bYy8j3N1YcGJGvp1Odk~iT-OrdVvFX8l~2ujwBI1SFTdgxf0FMhfVqkCvnJSHLjerX2g8j59RigQJm14lX1pasI8zYtoQv3efAvHdzPwY3IuiZ1dfzfmsEnaXadRm92sqHSOCy~wCKKrIyM1A-2xZpOZwMDCjbCz6JRHyqdd7FdJC4I1oJ-WK5kHn~b4DFy77q0ooFViwQJcB5HyxMV98tLGe36dsJDJPSK6IgxWLcVTWvnSwII8LD9GMetWm3NAiagW5QjWmHw__"
+           *         },
+           *         {
+           *           "width": 1080,
+           *           "height": 810,
+           *           "content_type": "image/webp",
+           *           "size_bytes": 98123,
+           *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/1080.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=NCp7fEEKwNvRXGuSwlhn9HWXF9rgxqcgflzdF5qn-3kz-0hgNk5NXcdFdPOR-hM2CbdE~sXNiLwj36ucoWAcFILyb4u418mvhvDlDaz5RxcgWWKB0qFVkC06zgd2jG78tcpuyJchMx-kZVWFvoxC8QRBGD8shpNvhmLHhIbxp~XyMPSDlYsLqvHbJM5wYNcxA~ugvyTcOsw8-IIuFO8sHbgBMeYmaA7IpbrpSRRF61ykqyw6ZNaakwAoXUCMH~xsx~pBQ~j07qhEU212qGs1wWw4EFo4I0pnzOIOxPZ79GfoU~bf2wIF8LfIybLkaJAI-uHJiHcOrGsL3d04jCd3AA__"
+           *         },
+           *         {
+           *           "width": 2048,
+           *           "height": 1536,
+           *           "content_type": "image/webp",
+           *           "size_bytes": 301555,
+           *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/2048.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=JL8vcsTscnBHlIZ2F5UI7hDnof1LuSM9Pj8RIqICG8Kjl5fuo6HAHL3OE7Fk3hgIt5KFvsBBRl7DDW9jvXjpUfZAjB-OtI7DAuL1icfB-Pa2h7jiLddzU-FeUEUz99Ww63Lp8ZpU8QWrVCpDNYWLBBJ6NQV1A5cflvt6ljYp0zCrtBlrHLS4tzccFcVHc3M0PfyQ4E9IhMP35cHytBW-C2~8CVyUcqYbWhQLWIgI3W0zZ1Ezd9ZHVm9nQzCO0XsYbOkZWEUbmWsmAwlgBsDsSHgMo0KnGCBhLqtV5mdt1yn4o8dyRmNBh4CP~WZ73Y93VP-MzLc3YKb5XBQFFMCK~A__"
+           *         }
+           *       ]
+           *     }
+           */
+          "application/json": components["schemas"]["ImageWithLinks"];
+        };
+      };
+      /** @description Unauthorized */
+      401: {
+        headers: {
+          /**
+           * @description The Bearer challenge (RFC 6750), naming the error when a token was sent.
+           * @example Bearer realm="images", error="invalid_token", error_description="the token has expired"
+           */
+          "www-authenticate"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Unauthorized",
+           *       "status": 401,
+           *       "detail": "the token has expired"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not Found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Not Found",
+           *       "status": 404,
+           *       "detail": "no such image"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Service Unavailable */
+      503: {
+        headers: {
+          /**
+           * @description Seconds to wait before trying again.
+           * @example 1
+           */
+          "retry-after"?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Service Unavailable",
+           *       "status": 503,
+           *       "detail": "reading the image: storage is busy or unavailable, try again"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  deleteImage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The image's id, as `image_id` in every answer. */
+        image_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Unauthorized */
+      401: {
+        headers: {
+          /**
+           * @description The Bearer challenge (RFC 6750), naming the error when a token was sent.
+           * @example Bearer realm="images", error="invalid_token", error_description="the token has expired"
+           */
+          "www-authenticate"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Unauthorized",
+           *       "status": 401,
+           *       "detail": "the token has expired"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not Found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Not Found",
+           *       "status": 404,
+           *       "detail": "no such image"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Conflict */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Conflict",
+           *       "status": 409,
+           *       "detail": "deleting the image: the image is being changed by another request, try again"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Service Unavailable */
+      503: {
+        headers: {
+          /**
+           * @description Seconds to wait before trying again.
+           * @example 1
+           */
+          "retry-after"?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Service Unavailable",
+           *       "status": 503,
+           *       "detail": "deleting the image: storage is busy or unavailable, try again"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  updateImage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The image's id, as `image_id` in every answer. */
+        image_id: string;
+      };
+      cookie?: never;
+    };
+    /** @description The fields to change. */
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "title": "Sunset over the bay",
+         *       "tags": [
+         *         "beach",
+         *         "holiday",
+         *         "sunset"
+         *       ]
+         *     }
+         */
+        "application/json": components["schemas"]["ImagePatch"];
+      };
+    };
+    responses: {
+      /** @description The edited image */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+           *       "user_id": "alice",
+           *       "title": "Sunset over the bay",
+           *       "description": "From the cliff path above the beach, just before eight.",
+           *       "tags": [
+           *         "beach",
+           *         "holiday",
+           *         "sunset"
+           *       ],
+           *       "upload_time": "2026-11-24T19:30:00.000Z",
+           *       "status": "ready",
+           *       "content_type": "image/jpeg",
+           *       "size_bytes": 3208417,
+           *       "width": 4032,
+           *       "height": 3024,
+           *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
+           *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg"
+           *     }
+           */
+          "application/json": components["schemas"]["Image"];
+        };
+      };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Bad Request",
+           *       "status": 400,
+           *       "detail": "title: must be 1-200 characters",
+           *       "errors": [
+           *         {
+           *           "path": "title",
+           *           "message": "must be 1-200 characters"
+           *         }
+           *       ]
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Unauthorized */
+      401: {
+        headers: {
+          /**
+           * @description The Bearer challenge (RFC 6750), naming the error when a token was sent.
+           * @example Bearer realm="images", error="invalid_token", error_description="the token has expired"
+           */
+          "www-authenticate"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Unauthorized",
+           *       "status": 401,
+           *       "detail": "the token has expired"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not Found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Not Found",
+           *       "status": 404,
+           *       "detail": "no such image"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Conflict */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Conflict",
+           *       "status": 409,
+           *       "detail": "the image is not ready yet; edit it once its upload has been checked"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Service Unavailable */
+      503: {
+        headers: {
+          /**
+           * @description Seconds to wait before trying again.
+           * @example 1
+           */
+          "retry-after"?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Service Unavailable",
+           *       "status": 503,
+           *       "detail": "saving the image: storage is busy or unavailable, try again"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  getHealth: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Both answer */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "status": "ok"
+           *     }
+           */
+          "application/json": components["schemas"]["Health"];
+        };
+      };
+      /** @description Deployed only: API Gateway's limit for the whole API (200 requests a second, bursts of 400, by default) refused the request before it reached the service; its own JSON body, not problem JSON. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "message": "Too Many Requests"
+           *     }
+           */
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Service Unavailable */
+      503: {
+        headers: {
+          /**
+           * @description Seconds to wait before trying again.
+           * @example 1
+           */
+          "retry-after"?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Service Unavailable",
+           *       "status": 503,
+           *       "detail": "storage is not answering"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  getOpenApiDocument: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The document */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "openapi": "3.1.0",
+           *       "info": {
+           *         "title": "Images API",
+           *         "version": "1.0.0"
+           *       },
+           *       "paths": {
+           *         "/health": {
+           *           "get": {
+           *             "operationId": "getHealth",
+           *             "summary": "Whether the table and the bucket answer"
+           *           }
+           *         }
+           *       }
+           *     }
+           */
+          "application/json": components["schemas"]["OpenApiDocument"];
+        };
+      };
+      /** @description Deployed only: API Gateway's limit for the whole API (200 requests a second, bursts of 400, by default) refused the request before it reached the service; its own JSON body, not problem JSON. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "message": "Too Many Requests"
+           *     }
+           */
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+    };
+  };
+  getApiReference: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The page */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example <!doctype html>
+           *     <html>
+           *       <head>
+           *         <title>Images API</title>
+           *         <meta charset="utf-8" />
+           *       </head>
+           *       <body>
+           *         <div id="app"></div>
+           *       </body>
+           *     </html>
+           */
+          "text/html": string;
+        };
+      };
+      /** @description Deployed only: API Gateway's limit for the whole API (200 requests a second, bursts of 400, by default) refused the request before it reached the service; its own JSON body, not problem JSON. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "message": "Too Many Requests"
+           *     }
+           */
+          "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+    };
+  };
+}
