@@ -123,7 +123,7 @@ export interface paths {
     };
     /**
      * The interactive API reference
-     * @description An HTML page (Scalar) over /openapi.json, for a browser; everything it loads comes from this server. Public.
+     * @description An HTML page (Scalar) over /openapi.json, for a browser; it loads nothing from another host (its script is /docs/scalar.js, from the pinned @scalar/api-reference package). Public.
      */
     get: operations["getApiReference"];
     put?: never;
@@ -1529,6 +1529,10 @@ export interface operations {
            *       </head>
            *       <body>
            *         <div id="app"></div>
+           *         <script src="/docs/scalar.js?v=783f87b5a93b65bd"></script>
+           *         <script type="text/javascript">
+           *           Scalar.createApiReference('#app', { "url": "/openapi.json", "telemetry": false })
+           *         </script>
            *       </body>
            *     </html>
            */
@@ -1547,6 +1551,16 @@ export interface operations {
            *     }
            */
           "application/json": components["schemas"]["GatewayMessage"];
+        };
+      };
+      /** @description Deployed without the reference's script: a page that says so and links /openapi.json */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /** @example <!doctype html><html><head><meta charset="utf-8"><title>Images API</title></head><body><p>The API reference's script is not deployed with this server. The OpenAPI document is at <a href="/openapi.json">/openapi.json</a>.</p></body></html> */
+          "text/html": string;
         };
       };
     };

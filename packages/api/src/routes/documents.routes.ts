@@ -74,7 +74,8 @@ export const apiReferenceRoute = createRoute({
   tags: ["service"],
   summary: "The interactive API reference",
   description:
-    "An HTML page (Scalar) over /openapi.json, for a browser; everything it loads comes from this server. Public.",
+    "An HTML page (Scalar) over /openapi.json, for a browser; it loads nothing from another host (its script is " +
+    "/docs/scalar.js, from the pinned @scalar/api-reference package). Public.",
   security: publicSecurity,
   responses: {
     200: {
@@ -84,10 +85,26 @@ export const apiReferenceRoute = createRoute({
           schema: z.string().openapi({ description: "An HTML document." }),
           example:
             '<!doctype html>\n<html>\n  <head>\n    <title>Images API</title>\n    <meta charset="utf-8" />\n' +
-            '  </head>\n  <body>\n    <div id="app"></div>\n  </body>\n</html>\n',
+            '  </head>\n  <body>\n    <div id="app"></div>\n' +
+            '    <script src="/docs/scalar.js?v=783f87b5a93b65bd"></script>\n' +
+            '    <script type="text/javascript">\n' +
+            '      Scalar.createApiReference(\'#app\', { "url": "/openapi.json", "telemetry": false })\n' +
+            "    </script>\n  </body>\n</html>\n",
         },
       },
     },
     ...gatewayThrottled,
+    503: {
+      description: "Deployed without the reference's script: a page that says so and links /openapi.json",
+      content: {
+        "text/html": {
+          schema: z.string().openapi({ description: "An HTML document." }),
+          example:
+            '<!doctype html><html><head><meta charset="utf-8"><title>Images API</title></head><body>' +
+            "<p>The API reference's script is not deployed with this server. The OpenAPI document is at " +
+            '<a href="/openapi.json">/openapi.json</a>.</p></body></html>',
+        },
+      },
+    },
   },
 });
