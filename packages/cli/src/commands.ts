@@ -20,7 +20,7 @@ import {
   type Problem,
 } from "@images/client";
 import { clientFor, type Session } from "./client.ts";
-import { configPath, DEFAULT_BASE_URL, readConfig, removeConfig, tokenSubject, writeConfig } from "./config.ts";
+import { baseUrlOf, configPath, readConfig, removeConfig, tokenSubject, writeConfig } from "./config.ts";
 import { collectFiles, type LocalFile } from "./files.ts";
 import { formatImageDetails, formatImageTable } from "./output.ts";
 import { describeProblem } from "./problem.ts";
@@ -39,15 +39,22 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-async function signedIn(): Promise<{ session: Session; client: ApiClient }> {
+/** Every command's --url: the API to talk to this once, over IMAGES_URL and the stored one. */
+export interface UrlOption {
+  url?: string;
+}
+
+async function signedIn({ url }: UrlOption): Promise<{ session: Session; client: ApiClient }> {
   const config = await readConfig();
-  if (!config) throw new UsageError(`not signed in (no ${configPath()}): run images login`);
-  const session = { baseUrl: config.base_url, token: config.token };
+  if (!config?.token) {
+    const where = config ? `no token in ${configPath()}` : `no ${configPath()}`;
+    throw new UsageError(`not signed in (${where}): run images login`);
+  }
+  const session = { baseUrl: baseUrlOf(url, config), token: config.token };
   return { session, client: clientFor(session) };
 }
 
-export interface LoginOptions {
-  url?: string;
+export interface LoginOptions extends UrlOption {
   user?: string;
   token?: string;
 }
@@ -58,7 +65,7 @@ export async function login(options: LoginOptions, io: Io): Promise<number> {
     throw new UsageError("give one of --user <name> (local dev server) or --token <token>");
   }
   const previous = await readConfig().catch(() => undefined);
-  const baseUrl = (options.url ?? previous?.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
+  const baseUrl = baseUrlOf(options.url, previous);
   const token = options.token ?? (await developmentToken(baseUrl, options.user!));
   // A cheap authenticated call proves the token before it is kept.
   unwrap(await clientFor({ baseUrl, token }).GET("/images", { params: { query: { limit: 1 } } }));
@@ -85,12 +92,23 @@ async function developmentToken(baseUrl: string, userId: string): Promise<string
   return body.token;
 }
 
-export async function logout(io: Io): Promise<number> {
-  io.out((await removeConfig()) ? `signed out (removed ${configPath()})` : "not signed in");
+/** Forgets the token and keeps the API's URL (or --url's) for the next `images login`. */
+export async function logout(options: UrlOption, io: Io): Promise<number> {
+  const config = await readConfig().catch(() => undefined);
+  if (!config && !options.url) {
+    await removeConfig();
+    io.out("not signed in");
+    return 0;
+  }
+  const baseUrl = baseUrlOf(options.url, config);
+  await writeConfig({ base_url: baseUrl });
+  io.out(
+    `${config?.token ? "signed out" : "not signed in"}; ${baseUrl} is kept for the next images login (in ${configPath()})`,
+  );
   return 0;
 }
 
-export interface UploadCommandOptions {
+export interface UploadCommandOptions extends UrlOption {
   title?: string;
   description?: string;
   tag: string[];
@@ -106,8 +124,10 @@ interface UploadOutcome {
 
 /** Uploads files and folders, `concurrency` at a time, with a progress bar for each file. */
 export async function upload(paths: string[], options: UploadCommandOptions, io: Io): Promise<number> {
-  const { session, client } = await signedIn();
-  const { files, skipped } = await collectFiles(paths);
+  const { session, client } = await signedIn(options);
+  const { files, skipped } = await collectFiles(paths).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === "ENOENT" ? new UsageError(`${error.path}: no such file or folder`) : error;
+  });
   for (const path of skipped) io.err(`skipped ${path} (not an image file name)`);
   if (files.length === 0) throw new UsageError("no image files to upload");
 
@@ -195,7 +215,7 @@ export async function mapWithConcurrency<T, R>(
   return results;
 }
 
-export interface ListOptions {
+export interface ListOptions extends UrlOption {
   user?: string;
   tag?: string;
   from?: string;
@@ -208,7 +228,7 @@ export interface ListOptions {
 
 /** One page (or with --all every page) of images, newest first, as a table or JSON. */
 export async function list(options: ListOptions, io: Io): Promise<number> {
-  const { client } = await signedIn();
+  const { client } = await signedIn(options);
   const query: ListQuery = {
     ...(options.user !== undefined ? { user_id: options.user } : {}),
     ...(options.tag !== undefined ? { tag: options.tag } : {}),
@@ -235,7 +255,7 @@ export async function list(options: ListOptions, io: Io): Promise<number> {
   return 0;
 }
 
-export interface GetOptions {
+export interface GetOptions extends UrlOption {
   output?: string;
   /** Save the rendition nearest to this many pixels on the long side instead of the original. */
   size?: number;
@@ -260,7 +280,7 @@ export function nearestRendition<T extends Pick<Rendition, "width" | "height">>(
  * against its size_bytes.
  */
 export async function get(imageId: string, options: GetOptions, io: Io): Promise<number> {
-  const { client } = await signedIn();
+  const { client } = await signedIn(options);
   const image = unwrap(await client.GET("/images/{image_id}", { params: { path: { image_id: imageId } } }));
   const saving = options.output !== undefined || options.size !== undefined;
   if (options.json) io.out(JSON.stringify(image, null, 2));
@@ -333,7 +353,7 @@ async function download(url: string, file: string): Promise<{ bytes: number; sha
   return { bytes, sha256: hash.digest("hex") };
 }
 
-export interface EditOptions {
+export interface EditOptions extends UrlOption {
   title?: string;
   description?: string;
   clearDescription?: boolean;
@@ -353,7 +373,7 @@ export async function edit(imageId: string, options: EditOptions, io: Io): Promi
   if (Object.keys(patch).length === 0) {
     throw new UsageError("nothing to change: give --title, --description, --clear-description, --tag or --clear-tags");
   }
-  const { client } = await signedIn();
+  const { client } = await signedIn(options);
   const image = unwrap(
     await client.PATCH("/images/{image_id}", { params: { path: { image_id: imageId } }, body: patch }),
   );
@@ -361,12 +381,25 @@ export async function edit(imageId: string, options: EditOptions, io: Io): Promi
   return 0;
 }
 
-/** Deletes images you own, one after the other; stops at the first problem. */
-export async function remove(imageIds: string[], io: Io): Promise<number> {
-  const { client } = await signedIn();
+/**
+ * Deletes images you own, one after the other, naming each one the API refuses; exits 1 if any
+ * was. A 401 stops it: no other would pass.
+ */
+export async function remove(imageIds: string[], options: UrlOption, io: Io): Promise<number> {
+  const { client } = await signedIn(options);
+  let failed = 0;
   for (const imageId of imageIds) {
-    unwrap(await client.DELETE("/images/{image_id}", { params: { path: { image_id: imageId } } }));
+    try {
+      unwrap(await client.DELETE("/images/{image_id}", { params: { path: { image_id: imageId } } }));
+    } catch (error) {
+      if (!(error instanceof ApiProblem) || error.problem.status === 401) throw error;
+      failed++;
+      const [first, ...more] = describeProblem(error.problem);
+      io.err(`images: ${imageId} not deleted: ${first}`);
+      for (const line of more) io.err(`images: ${line}`);
+      continue;
+    }
     io.out(`deleted ${imageId}`);
   }
-  return 0;
+  return failed > 0 ? 1 : 0;
 }

@@ -2,10 +2,10 @@ import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 
-/** What `images login` keeps: where the API is, and the bearer token to send it. */
+/** What `images login` keeps: where the API is, and the bearer token to send it (gone after `logout`). */
 export interface StoredConfig {
   base_url: string;
-  token: string;
+  token?: string;
   /** The token's subject, shown by `login` and used by nothing else. */
   user_id?: string;
 }
@@ -26,7 +26,7 @@ export async function readConfig(path = configPath()): Promise<StoredConfig | un
   });
   if (text === undefined) return undefined;
   const parsed = JSON.parse(text) as Partial<StoredConfig>;
-  if (typeof parsed.base_url !== "string" || typeof parsed.token !== "string") {
+  if (typeof parsed.base_url !== "string" || (parsed.token !== undefined && typeof parsed.token !== "string")) {
     throw new Error(`${path} is not a login this version understands: run images login again`);
   }
   return parsed as StoredConfig;
@@ -39,10 +39,17 @@ export async function writeConfig(config: StoredConfig, path = configPath()): Pr
   await chmod(path, 0o600);
 }
 
-export async function removeConfig(path = configPath()): Promise<boolean> {
-  const existed = (await readConfig(path).catch(() => true)) !== undefined;
+export async function removeConfig(path = configPath()): Promise<void> {
   await rm(path, { force: true });
-  return existed;
+}
+
+/** The API's base URL without trailing slashes, from --url, else IMAGES_URL, else the stored one, else the default. */
+export function baseUrlOf(
+  url: string | undefined,
+  stored: StoredConfig | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  return (url || env.IMAGES_URL || stored?.base_url || DEFAULT_BASE_URL).replace(/\/+$/, "");
 }
 
 /** The `sub` of a JWT, read without checking it (the API checks it). */

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { edit, get, list, login, logout, remove, upload, UsageError, type Io } from "./commands.ts";
 import { ApiProblem } from "@images/client";
 import { describeProblem } from "./problem.ts";
+import cliPackage from "../package.json" with { type: "json" };
 
 /** `images`: the Images API from the command line. Every command prints problems and exits 1. */
 const io: Io = {
@@ -19,24 +20,25 @@ const repeatable = (value: string, previous: string[] = []) => [...previous, val
 
 const program = new Command("images")
   .description("Upload, list, view, edit and delete images on the Images API.")
+  .version(cliPackage.version, "-V, --version", "print the version of images")
   .showHelpAfterError()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
-program
-  .command("login")
+/** Every command takes --url: the API for this once (IMAGES_URL likewise), over the one login kept. */
+const URL_HELP = "the API's base URL (default: IMAGES_URL, else the one login kept, else http://127.0.0.1:3000)";
+const command = (name: string) => program.command(name).option("--url <base>", URL_HELP);
+
+command("login")
   .description("store a token for the API (in ~/.config/images/config.json, or IMAGES_CONFIG)")
-  .option("--url <base>", "the API's base URL (default: the last one, else http://127.0.0.1:3000)")
   .option("--user <user_id>", "local development: get a token for this user from npm run dev")
   .option("--token <token>", "a bearer token (deployed: a Cognito ID token)")
   .action((options) => run(() => login(options, io)));
 
-program
-  .command("logout")
-  .description("forget the stored token")
-  .action(() => run(() => logout(io)));
+command("logout")
+  .description("forget the stored token; the API's URL is kept for the next login")
+  .action((options) => run(() => logout(options, io)));
 
-program
-  .command("upload")
+command("upload")
   .description("upload image files, and the image files inside folders")
   .argument("<paths...>", "files or folders")
   .option("--title <title>", "the title of every file (default: each file's name)")
@@ -48,8 +50,7 @@ program
   .option("--json", "print the results as JSON")
   .action((paths: string[], options) => run(() => upload(paths, options, io)));
 
-program
-  .command("list")
+command("list")
   .alias("ls")
   .description("list images, newest first; filters combine")
   .option("--user <user_id>", "only this owner's images")
@@ -62,8 +63,7 @@ program
   .option("--json", "print { items, next_cursor } as JSON")
   .action((options) => run(() => list(options, io)));
 
-program
-  .command("get")
+command("get")
   .description("show one image; with -o, download its bytes; with --size, one of its renditions")
   .argument("<image_id>")
   .option(
@@ -79,8 +79,7 @@ program
   .option("--json", "print the metadata as JSON")
   .action((imageId: string, options) => run(() => get(imageId, options, io)));
 
-program
-  .command("edit")
+command("edit")
   .description("change the title, description or tags of one of your images")
   .argument("<image_id>")
   .option("--title <title>", "the new title")
@@ -93,11 +92,10 @@ program
   .option("--json", "print the edited image as JSON")
   .action((imageId: string, options) => run(() => edit(imageId, options, io)));
 
-program
-  .command("rm")
+command("rm")
   .description("delete images you own")
   .argument("<image_ids...>")
-  .action((imageIds: string[]) => run(() => remove(imageIds, io)));
+  .action((imageIds: string[], options) => run(() => remove(imageIds, options, io)));
 
 async function run(command: () => Promise<number>): Promise<void> {
   try {
@@ -108,6 +106,8 @@ async function run(command: () => Promise<number>): Promise<void> {
       for (const line of describeProblem(error.problem)) io.err(`images: ${line}`);
     } else if (error instanceof UsageError) {
       io.err(`images: ${error.message}`);
+    } else if (isFileError(error)) {
+      io.err(`images: ${error.path}: ${FILE_ERRORS[error.code]}`);
     } else if (error instanceof TypeError && error.cause instanceof Error) {
       // fetch's network failures: the cause says what happened (ECONNREFUSED, a DNS failure...).
       io.err(`images: cannot reach the API: ${error.cause.message}`);
@@ -115,6 +115,18 @@ async function run(command: () => Promise<number>): Promise<void> {
       io.err(`images: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+}
+
+/** What a file a person named turned out to be, in a line (-o into a missing folder, say). */
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: "no such file or folder",
+  EACCES: "permission denied",
+  EISDIR: "is a folder, not a file",
+  ENOTDIR: "a part of the path is not a folder",
+};
+function isFileError(error: unknown): error is NodeJS.ErrnoException & { path: string; code: string } {
+  const { code, path } = (error ?? {}) as NodeJS.ErrnoException;
+  return typeof path === "string" && typeof code === "string" && code in FILE_ERRORS;
 }
 
 await program.parseAsync(process.argv);

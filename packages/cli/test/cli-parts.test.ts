@@ -45,16 +45,23 @@ describe("the CLI's parts", () => {
     expect(nearestRendition([], 640)).toBeUndefined();
   });
 
-  it("prints problems as their detail and each field, with a hint on 401", () => {
+  it("prints problems as their detail and each field it does not already say, with a hint on 401", () => {
+    const invalid = { type: "about:blank", title: "Bad Request", status: 400, detail: "tags.0: bad" };
+    expect(describeProblem({ ...invalid, errors: [{ path: "tags.0", message: "bad" }] })).toEqual([
+      "tags.0: bad (400 Bad Request)",
+    ]);
     expect(
       describeProblem({
-        type: "about:blank",
-        title: "Bad Request",
-        status: 400,
-        detail: "tags.0: bad",
-        errors: [{ path: "tags.0", message: "bad" }],
+        ...invalid,
+        errors: [
+          { path: "tags.0", message: "bad" },
+          { path: "title", message: "empty" },
+        ],
       }),
-    ).toEqual(["tags.0: bad (400 Bad Request)", "  tags.0: bad"]);
+    ).toEqual(["tags.0: bad (400 Bad Request)", "  title: empty"]);
+    expect(describeProblem({ ...invalid, detail: "request: bad", errors: [{ path: "", message: "bad" }] })).toEqual([
+      "request: bad (400 Bad Request)",
+    ]);
     expect(describeProblem({ type: "about:blank", title: "Unauthorized", status: 401, detail: "expired" })).toContain(
       "  sign in again: images login",
     );
