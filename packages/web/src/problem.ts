@@ -23,3 +23,9 @@ export function fieldErrors(problem: Problem): Map<string, string[]> {
   }
   return byField;
 }
+
+/** The detail, then each field error it does not already say (a 400's detail is its first): each once. */
+export function problemLines(problem: Pick<Problem, "detail" | "errors">): string[] {
+  const fields = (problem.errors ?? []).map((e) => `${e.path || "request"}: ${e.message}`);
+  return [problem.detail, ...fields.filter((line) => line !== problem.detail)];
+}

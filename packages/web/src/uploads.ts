@@ -2,10 +2,25 @@ import type { GalleryApi, Image, ImageWithLinks } from "./api.ts";
 import { formatBytes } from "@images/client";
 import { h, replaceChildren } from "./dom.ts";
 import { announce, field } from "./messages.ts";
-import { toProblem } from "./problem.ts";
+import { problemLines, toProblem } from "./problem.ts";
 import { parseTags } from "./view-state.ts";
 
 const CONCURRENT_UPLOADS = 3;
+
+/** What the API takes (the hint below says so): the picker offers these files only. */
+export const ACCEPTED_FILES = [
+  "image/jpeg",
+  "image/png",
+  "image/webp",
+  "image/gif",
+  "image/avif",
+  ".jpg",
+  ".jpeg",
+  ".png",
+  ".webp",
+  ".gif",
+  ".avif",
+].join(",");
 
 /**
  * Upload by drag and drop or the file picker, several files at once, each with its own
@@ -27,7 +42,7 @@ export function uploadPanel(api: GalleryApi, onUploaded: (image: Image | ImageWi
   const picker = h("input", {
     type: "file",
     multiple: true,
-    accept: "image/*",
+    accept: ACCEPTED_FILES,
     hidden: true,
     "aria-label": "Images to upload",
   });
@@ -74,13 +89,12 @@ export function uploadPanel(api: GalleryApi, onUploaded: (image: Image | ImageWi
             announce(`${file.name} uploaded`);
             onUploaded(image);
           } else {
-            row.fail(`Refused: ${image.failure_reason ?? "the file could not be used"}`);
+            row.fail("Refused", [image.failure_reason ?? "the file could not be used"]);
             announce(`${file.name} was refused`);
           }
         } catch (error) {
           const problem = toProblem(error);
-          const fields = (problem.errors ?? []).map((e) => `${e.path}: ${e.message}`);
-          row.fail(`Failed: ${problem.detail}${problem.status ? ` (${problem.status})` : ""}`, fields);
+          row.fail(problem.status ? `Failed (${problem.status})` : "Failed", problemLines(problem));
           announce(`${file.name} failed: ${problem.detail}`);
         }
       });
@@ -113,6 +127,10 @@ export function uploadPanel(api: GalleryApi, onUploaded: (image: Image | ImageWi
   );
 }
 
+/**
+ * One file's row: its name (kept whole on screen, whatever the outcome), size, bar and a short
+ * status; why it failed goes on a line of its own below, so a long detail never squeezes the name.
+ */
 function uploadRow(file: File) {
   const progress = h("progress", { max: "100", value: "0", "aria-label": `Upload of ${file.name}` });
   const status = h("span", { class: "upload-status" }, "Waiting");
@@ -120,7 +138,7 @@ function uploadRow(file: File) {
   const element = h(
     "li",
     { class: "upload-row" },
-    h("span", { class: "upload-name" }, file.name),
+    h("span", { class: "upload-name", title: file.name }, file.name),
     h("span", { class: "upload-size" }, formatBytes(file.size)),
     progress,
     status,

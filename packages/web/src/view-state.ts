@@ -51,12 +51,16 @@ export function listQuery(filters: Filters, cursor?: string | null): ListQuery {
 
 export const hasFilters = (filters: Filters) => FILTER_NAMES.some((name) => filters[name] !== "");
 
-/** "a, B ,b,,c" -> ["a", "b", "c"]: what the API would keep, so the form shows it too. */
+/**
+ * "a, B ,b,,c d" -> ["a", "b", "c d"]: split on commas only, as the API splits a form's tags,
+ * trimmed, lower-cased and de-duplicated as it keeps them. A space inside a tag stays, and the
+ * API answers it as the field error it is.
+ */
 export function parseTags(text: string): string[] {
   return [
     ...new Set(
       text
-        .split(/[,\s]+/)
+        .split(",")
         .map((tag) => tag.trim().toLowerCase())
         .filter((tag) => tag !== ""),
     ),

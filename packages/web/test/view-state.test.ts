@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { gallerySettings } from "../src/config.ts";
-import { fieldErrors, problemFrom } from "../src/problem.ts";
+import { fieldErrors, problemFrom, problemLines } from "../src/problem.ts";
 import { listQuery, parseTags, readViewState, viewStateSearch } from "../src/view-state.ts";
 
 describe("the gallery's address", () => {
@@ -25,8 +25,11 @@ describe("the gallery's address", () => {
     });
   });
 
-  it("splits tags as the API keeps them", () => {
-    expect(parseTags(" Beach, holiday ,,beach summer ")).toEqual(["beach", "holiday", "summer"]);
+  it("splits tags on commas only, as the API keeps them", () => {
+    expect(parseTags(" Beach, holiday ,,beach, Summer ")).toEqual(["beach", "holiday", "summer"]);
+    // A space inside a tag is kept: the API refuses it, and says so on the field.
+    expect(parseTags("beach party, holiday")).toEqual(["beach party", "holiday"]);
+    expect(parseTags(" , ")).toEqual([]);
   });
 });
 
@@ -48,6 +51,18 @@ describe("problems", () => {
         ["title", ["is required"]],
       ]),
     );
+  });
+
+  it("says the detail, then each field error it does not already say", () => {
+    const errors = [
+      { path: "tags.0", message: "must be 1-64 letters" },
+      { path: "title", message: "is required" },
+    ];
+    expect(problemLines({ detail: "tags.0: must be 1-64 letters", errors })).toEqual([
+      "tags.0: must be 1-64 letters",
+      "title: is required",
+    ]);
+    expect(problemLines({ detail: "the file is not an image" })).toEqual(["the file is not an image"]);
   });
 
   it("makes a problem of an answer that is not problem JSON", () => {

@@ -211,6 +211,53 @@ describe("the web gallery in Chromium", () => {
       copyFileSync(join(SHOTS, "03-gallery.png"), join(ROOT, "docs/gallery.png"));
   });
 
+  it("keeps a failed upload's file name on screen, with the API's detail and each field error once", async () => {
+    // The picker offers the formats the API takes, no others.
+    expect(await page.getByLabel("Images to upload").getAttribute("accept")).toBe(
+      "image/jpeg,image/png,image/webp,image/gif,image/avif,.jpg,.jpeg,.png,.webp,.gif,.avif",
+    );
+    const failedRow = () => page.locator(".upload-row.upload-failed").first();
+    const nameShown = () =>
+      failedRow()
+        .locator(".upload-name")
+        .evaluate((name: HTMLElement) => ({
+          text: name.textContent,
+          whole: name.scrollWidth <= name.clientWidth,
+          width: name.getBoundingClientRect().width,
+        }));
+
+    // A file the API refuses, under a long name: the name stays whole beside a short status.
+    const name = "holiday-2026-the-view-from-the-cliff-path.svg";
+    const svg = readFileSync(join(FIXTURES_DIR, "oceans.svg")).toString("base64");
+    const transfer = await page.evaluateHandle(
+      ({ name, svg }) => {
+        const data = new DataTransfer();
+        data.items.add(new File([Uint8Array.from(atob(svg), (c) => c.charCodeAt(0))], name, { type: "image/svg+xml" }));
+        return data;
+      },
+      { name, svg },
+    );
+    await page.dispatchEvent("[data-testid=drop-zone]", "drop", { dataTransfer: transfer });
+    await failedRow()
+      .locator(".upload-status", { hasText: /^Failed \(4\d\d\)$/ })
+      .waitFor();
+    expect(await nameShown()).toMatchObject({ text: name, whole: true });
+    expect(await failedRow().locator(".upload-details li").count()).toBeGreaterThan(0);
+
+    // Tags split on commas only: a space inside one is the API's field error, said once.
+    await page.getByLabel("Tags").first().fill("garden party, flowers");
+    await dropFiles(["FreshFlower.jpg"]);
+    const tagged = page.locator(".upload-row.upload-failed", { hasText: "FreshFlower.jpg" });
+    await tagged.locator(".upload-status", { hasText: "Failed (400)" }).waitFor();
+    expect(await tagged.locator(".upload-name").textContent()).toBe("FreshFlower.jpg");
+    expect(await tagged.locator(".upload-details li").allTextContents()).toEqual([
+      expect.stringMatching(/^tags\.0: must be 1-64 letters/),
+    ]);
+    await shot("02b-failed-uploads");
+    await page.getByLabel("Tags").first().fill("");
+    expect(consoleErrors.filter((text) => !/Failed to load resource/.test(text))).toEqual([]);
+  });
+
   it("filters by tag, with the filter in a shareable address", async () => {
     await page.getByRole("search").getByLabel("Tag").fill("safari");
     await page.getByRole("button", { name: "Apply filters" }).click();
@@ -270,7 +317,8 @@ describe("the web gallery in Chromium", () => {
     await dialog().locator(".field-error", { hasText: "must be 1-64 letters" }).waitFor();
     expect(await tags.getAttribute("aria-invalid")).toBe("true");
     expect(await dialog().locator(".field-error:not(:empty)").allTextContents()).toEqual([
-      expect.stringMatching(/^#3: must be 1-64 letters/),
+      // Split on commas only: "not ok!" is the second tag, refused whole.
+      expect.stringMatching(/^#2: must be 1-64 letters/),
     ]);
     await shot("07-edit-problem");
 
@@ -410,7 +458,8 @@ describe("the web gallery in Chromium", () => {
     await shot("10-phone-image");
     await page.keyboard.press("Escape");
 
-    expect(consoleErrors.filter((text) => !/status of 40[04]/.test(text))).toEqual([]);
+    // The problems the tests asked for (400, 404, the 415 of a refused file) are the only errors.
+    expect(consoleErrors.filter((text) => !/status of (40[04]|415)/.test(text))).toEqual([]);
   });
 });
 
