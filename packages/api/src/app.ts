@@ -94,7 +94,15 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
   app.on(
     "POST",
     "/images/upload",
-    acceptBody({ multipart: config.maxDirectUploadBytes + MULTIPART_OVERHEAD, json: JSON_BODY_LIMIT }),
+    acceptBody(
+      { multipart: config.maxDirectUploadBytes + MULTIPART_OVERHEAD, json: JSON_BODY_LIMIT },
+      {
+        // Said as the store says a file just over the limit (image-store.ts): the size and the way on.
+        multipart:
+          `the file is over the ${+(config.maxDirectUploadBytes / 2 ** 20).toFixed(2)} MiB a direct upload takes: ` +
+          "send it in the JSON mode (application/json with its content_type and size_bytes, then the presigned POST it answers)",
+      },
+    ),
   );
   app.on("PATCH", "/images/:image_id", acceptBody({ json: JSON_BODY_LIMIT }));
 

@@ -9,22 +9,31 @@ const MEDIA_TYPES: Record<BodyKind, string> = { json: "application/json", multip
 const BOUNDARY = /^[0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-]$/;
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
-const tooLarge = (limit: number) => () => {
-  throw new HttpProblem(413, `the request body is over ${limit} bytes`);
-};
+const tooLarge =
+  (limit: number, detail = `the request body is over ${limit} bytes`) =>
+  () => {
+    throw new HttpProblem(413, detail);
+  };
 
 /**
  * The body a route takes, by kind, each with its size limit. Reads Content-Type as RFC 9110
  * says (type, subtype and parameter names in any case, whitespace around `;`, quoted values;
  * a boundary's value is case-sensitive), refuses a kind the route does not take, and hands the
  * route's validators the same media type in the one spelling they recognise. Then it refuses a
- * body over its kind's limit while it streams in, and JSON that is not UTF-8.
+ * body over its kind's limit while it streams in (with `tooLargeDetails`' word for it, if any), and
+ * JSON that is not UTF-8.
  */
-export function acceptBody(limits: Partial<Record<BodyKind, number>>): MiddlewareHandler<AppEnv> {
+export function acceptBody(
+  limits: Partial<Record<BodyKind, number>>,
+  tooLargeDetails: Partial<Record<BodyKind, string>> = {},
+): MiddlewareHandler<AppEnv> {
   const kinds = Object.keys(limits) as BodyKind[];
   const wanted = kinds.map((kind) => MEDIA_TYPES[kind]).join(" or ");
   const limiters = Object.fromEntries(
-    kinds.map((kind) => [kind, bodyLimit({ maxSize: limits[kind]!, onError: tooLarge(limits[kind]!) })]),
+    kinds.map((kind) => [
+      kind,
+      bodyLimit({ maxSize: limits[kind]!, onError: tooLarge(limits[kind]!, tooLargeDetails[kind]) }),
+    ]),
   ) as Record<BodyKind, MiddlewareHandler>;
 
   return async (c, next) => {

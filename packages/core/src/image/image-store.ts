@@ -229,7 +229,7 @@ export function createImageStore({
     if (input.bytes.byteLength > config.maxDirectUploadBytes) {
       throw new AppError(
         "too_large",
-        `the file is ${input.bytes.byteLength} bytes; direct uploads take at most ${config.maxDirectUploadBytes}`,
+        `the file is ${input.bytes.byteLength} bytes, over the ${+(config.maxDirectUploadBytes / 2 ** 20).toFixed(2)} MiB a direct upload takes: send it in the JSON mode (application/json with its content_type and size_bytes, then the presigned POST it answers)`,
       );
     }
     // The header alone (type, pixels) is cheap; decoding is not. An upload is counted against the
