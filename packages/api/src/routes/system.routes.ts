@@ -1,5 +1,4 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import type { ImageStore } from "@images/core";
 import type { AppEnv } from "../app-env.ts";
 import { problemResponses } from "../problem.ts";
@@ -69,7 +68,7 @@ export function registerSystemRoutes(app: OpenAPIHono<AppEnv>, store: ImageStore
     bearerFormat: "JWT",
     description: "A JWT whose `sub` is the caller's user id.",
   });
-  // Served by plain handlers (below, and docs-page.ts); documented here.
+  // Served by plain handlers (below; /docs by docs-page.ts); documented here.
   app.openAPIRegistry.registerPath(openApiDocumentRoute);
   app.openAPIRegistry.registerPath(apiReferenceRoute);
 
@@ -79,7 +78,6 @@ export function registerSystemRoutes(app: OpenAPIHono<AppEnv>, store: ImageStore
     document ??= openApiDocument(app);
     return c.json(document);
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Images API" }));
 }
 
 /** The OpenAPI 3.1 document of every route, as the app declares them. */
