@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { createCipheriv, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { objectKeys, PENDING_UPLOAD_PREFIX } from "../packages/core/src/storage/object-store.ts";
 import { stackTableArgs } from "./table.ts";
 
@@ -129,14 +131,17 @@ const SETTING_NAMES = [
   "API_THROTTLE_BURST_LIMIT",
 ];
 
-/** Evaluates sst.config.ts and infra/ afresh for `stage`, with `env` as the deploy's environment. */
-async function runStack(stage: string, env: Record<string, string> = {}): Promise<StackRun> {
+/**
+ * Evaluates sst.config.ts and infra/ afresh for `stage`, with `env` as the deploy's environment;
+ * `dev`: as `sst dev` evaluates it (SST's `$dev` global), else as `sst deploy`.
+ */
+async function runStack(stage: string, env: Record<string, string> = {}, { dev = false } = {}): Promise<StackRun> {
   made = [];
   calls = [];
   const saved = { ...process.env };
   for (const name of SETTING_NAMES) delete process.env[name];
   Object.assign(process.env, DEPLOY_ENV, env);
-  Object.assign(globalThis, globals, { $app: { name: "images", stage } });
+  Object.assign(globalThis, globals, { $app: { name: "images", stage }, $dev: dev });
   try {
     vi.resetModules();
     const file = pathToFileURL(join(import.meta.dirname, "../sst.config.ts")).href;
@@ -555,3 +560,248 @@ describe("rendition delivery through CloudFront", () => {
     expect(outputs.mediaUrl).toBe("https://MediaDistribution.domainName");
   });
 });
+
+/**
+ * `npx sst dev` evaluates the same program with `$dev` true. SST then deploys each function as a
+ * bridge (.sst/platform/src/components/aws/function.ts, dev mode) with the function's own
+ * environment, role and triggers, and runs the real handler on this machine: the bridge sends
+ * its Lambda environment (less LAMBDA_TASK_ROOT, PATH and a few more: functions/bridge/bridge.go)
+ * and the CLI starts Node in the function's dev build directory, .sst/artifacts/<name>-dev, where
+ * it has written resource.enc (the links) and linked node_modules. The static site is not
+ * deployed: its dev command runs here instead.
+ */
+describe("under sst dev", () => {
+  let live: StackRun;
+  beforeAll(async () => {
+    live = await runStack("alice", {}, { dev: true });
+  });
+
+  it("runs both functions live, with the environment, links, role and triggers they have deployed", () => {
+    const local = { CORS_ALLOWED_ORIGINS: expect.any(String) };
+    for (const name of ["ApiFunction", "FinishUploadFunction"]) {
+      const deployed = one("Function", name).args;
+      const fn = live.one("Function", name).args;
+      // SST runs a function live unless `dev` (or the older `live`) is false.
+      expect(fn.dev, name).toBeUndefined();
+      expect(fn.live, name).toBeUndefined();
+      expect(fn.handler).toBe(deployed.handler);
+      expect(fn.link).toHaveLength((deployed.link as unknown[]).length);
+      expect(fn.permissions).toEqual(deployed.permissions);
+      expect({ ...fn.environment, ...local }).toEqual({ ...deployed.environment, ...local });
+      // Bundled by SST's esbuild with the same plugins; `install` only matters to a deploy.
+      expect(fn.nodejs).toEqual(deployed.nodejs);
+    }
+    const mediaKey = live.one("Secret", "MediaPrivateKey");
+    expect(
+      live.one("Function", "ApiFunction").args.link.some((item: { record?: Made }) => item.record === mediaKey),
+    ).toBe(true);
+    // The bucket's events go to the finishing function's ARN, which in dev is its bridge.
+    const notify = (run: StackRun) => run.calls.filter((call) => call.method === "notify");
+    expect(notify(live)).toEqual(notify(dev));
+    expect(transformed(live.one("Function", "FinishUploadFunction"), "eventInvokeConfig")).toEqual(
+      transformed(one("Function", "FinishUploadFunction"), "eventInvokeConfig"),
+    );
+    expect(live.calls.filter((call) => call.method === "route")).toEqual([
+      { on: "HttpApi", method: "route", args: ["$default", "ApiFunction.arn"] },
+    ]);
+  });
+
+  it("serves the gallery from Vite on this machine, which Cognito returns to and the API and the bucket allow", () => {
+    const site = live.one("StaticSite", "Gallery").args;
+    expect(site.dev).toEqual({
+      title: "Gallery",
+      command: "npm run dev -- --port 5173 --strictPort",
+      url: "http://localhost:5173",
+    });
+    // SST runs the command in the site's path, with its environment: the stage's API and login.
+    expect(site.path).toBe("packages/web");
+    expect(site.environment).toEqual({
+      VITE_API_URL: "HttpApi.url",
+      VITE_COGNITO_DOMAIN: "https://images-alice.auth.eu-west-1.amazoncognito.com",
+      VITE_COGNITO_CLIENT_ID: "UsersClient.id",
+    });
+    const web = JSON.parse(readFileSync(join(import.meta.dirname, "../packages/web/package.json"), "utf8")) as Args;
+    expect(web.scripts.dev).toBe("vite");
+    // Cognito takes plain HTTP for localhost alone.
+    const client = live.one("CognitoUserPoolClient", "UsersClient");
+    expect(client.args.callbackUrls).toEqual(["http://localhost:5173/"]);
+    const clientArgs: Args = {};
+    client.args.transform.client(clientArgs);
+    expect(clientArgs.logoutUrls).toEqual(["http://localhost:5173/"]);
+    expect(live.outputs.galleryUrl).toBe("http://localhost:5173");
+
+    const origins = ["https://app.example.com", "https://admin.example.com", "http://localhost:5173"];
+    for (const name of ["ApiFunction", "FinishUploadFunction"]) {
+      expect(live.one("Function", name).args.environment.CORS_ALLOWED_ORIGINS).toBe(origins.join(","));
+    }
+    expect(live.one("Bucket", "ImagesBucket").args.cors.allowOrigins).toEqual(origins);
+    // A deploy allows only what CORS_ALLOWED_ORIGINS names.
+    expect(one("Bucket", "ImagesBucket").args.cors.allowOrigins).not.toContain("http://localhost:5173");
+  });
+
+  it("adds the local gallery's origin once, and alone when CORS_ALLOWED_ORIGINS is empty", async () => {
+    const named = await runStack("alice", { CORS_ALLOWED_ORIGINS: "http://localhost:5173" }, { dev: true });
+    expect(named.one("Bucket", "ImagesBucket").args.cors.allowOrigins).toEqual(["http://localhost:5173"]);
+    const empty = await runStack("alice", { CORS_ALLOWED_ORIGINS: "" }, { dev: true });
+    expect(empty.one("Function", "ApiFunction").args.environment.CORS_ALLOWED_ORIGINS).toBe("http://localhost:5173");
+  });
+
+  /** Stand-in outputs as AWS would fill them in. */
+  const DEPLOYED_VALUES: Record<string, string> = {
+    "ImagesTable.name": "images-alice-imagestabletable-abcdefgh",
+    "ImagesBucket.name": "images-alice-imagesbucketbucket-abcdefgh",
+    "UsersClient.id": "4a5b6c7d8e9f0a1b2c3d4e5f6g",
+    "Users.id": "eu-west-1_AbCdEfGhI",
+    "MediaDistribution.domainName": "d111111abcdef8.cloudfront.net",
+    "MediaPublicKey.id": "K2JCJMDEHXQW5F",
+  };
+  const ROOT = join(import.meta.dirname, "..");
+
+  /**
+   * Runs, in a child Node process as `sst dev` starts one, a script that loads the function's
+   * configuration (packages/core/src/config.ts), sharp and the path of Scalar's script, and prints
+   * what it found. `links` are what SST encrypts into resource.enc.
+   */
+  function runAsSstDev(name: string, links: Record<string, unknown>) {
+    const declared = live.one("Function", name).args;
+    const environment: Record<string, string> = {};
+    for (const [key, value] of Object.entries(declared.environment as Record<string, string>)) {
+      expect(value, key).toBeTypeOf("string");
+      environment[key] = Object.entries(DEPLOYED_VALUES).reduce((text, [from, to]) => text.replaceAll(from, to), value);
+    }
+    const key = randomBytes(32);
+    // Like .sst/artifacts/<name>-dev: inside the checkout, node_modules linked as SST links it
+    // (the first one found up from the handler's file).
+    mkdirSync(join(ROOT, ".sst"), { recursive: true });
+    const out = mkdtempSync(join(ROOT, ".sst", "artifacts-devcheck-"));
+    onTestFinished(() => rmSync(out, { recursive: true, force: true }));
+    let modules = dirname(join(ROOT, declared.handler as string));
+    while (!existsSync(join(modules, "node_modules"))) modules = dirname(modules);
+    symlinkSync(join(modules, "node_modules"), join(out, "node_modules"));
+    // SST's encryption of the links (pkg/runtime/runtime.go): AES-256-GCM, a zero nonce, the tag last.
+    const cipher = createCipheriv("aes-256-gcm", key, Buffer.alloc(12));
+    const sealed = Buffer.concat([cipher.update(JSON.stringify(links)), cipher.final(), cipher.getAuthTag()]);
+    writeFileSync(join(out, "resource.enc"), sealed);
+    writeFileSync(join(out, "check.mjs"), DEV_CHECK_SCRIPT);
+    const env = {
+      ...environment,
+      // What SST's Function adds (normalizeEnvironment; the SST_* of dev mode for the bridge).
+      SST_RESOURCE_App: JSON.stringify({ name: "images", stage: "alice" }),
+      SST_KEY: key.toString("base64"),
+      SST_KEY_FILE: "resource.enc",
+      SST_REGION: "eu-west-1",
+      SST_FUNCTION_ID: name,
+      SST_APP: "images",
+      SST_STAGE: "alice",
+      // What Lambda sets in the bridge, which passes it on: its role's session among them.
+      AWS_LAMBDA_FUNCTION_NAME: `images-alice-${name}Function-abcdef`,
+      AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
+      AWS_REGION: "eu-west-1",
+      AWS_DEFAULT_REGION: "eu-west-1",
+      AWS_ACCESS_KEY_ID: "ASIAEXAMPLEEXAMPLE00",
+      AWS_SECRET_ACCESS_KEY: "example/secret/access/key/example0000000",
+      AWS_SESSION_TOKEN: "example-session-token",
+      TZ: ":UTC",
+      // What the CLI adds for the worker (pkg/runtime/runtime.go, node/node.go).
+      SST_LIVE: "true",
+      SST_DEV: "true",
+      NODE_OPTIONS: "",
+      AWS_LAMBDA_RUNTIME_API: "localhost:13557/lambda/worker",
+    };
+    const loader = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
+    const output = execFileSync(
+      process.execPath,
+      [
+        "--import",
+        loader,
+        join(out, "check.mjs"),
+        pathToFileURL(join(ROOT, "packages/core/src/config.ts")).href,
+        pathToFileURL(join(ROOT, "packages/api/src/docs-script.ts")).href,
+      ],
+      { cwd: out, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+    );
+    return JSON.parse(output.trim().split("\n").at(-1)!) as Args;
+  }
+
+  it("gives the API function, run locally, its configuration: names, Cognito, the linked secrets through Resource, no emulator", () => {
+    const pem = "-----BEGIN PRIVATE KEY-----\nMIIEexample\n-----END PRIVATE KEY-----\n";
+    const found = runAsSstDev("ApiFunction", {
+      CursorSecret: { type: "sst.sst.Secret", value: "a-cursor-secret-of-at-least-32-characters" },
+      MediaPrivateKey: { type: "sst.sst.Secret", value: pem },
+    });
+    const issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEfGhI";
+    expect(found.config).toEqual({
+      tableName: DEPLOYED_VALUES["ImagesTable.name"],
+      bucketName: DEPLOYED_VALUES["ImagesBucket.name"],
+      region: "eu-west-1",
+      // In AWS's endpoints with the role's session (the SDK's environment provider), not an emulator's keys.
+      dynamoEndpoint: null,
+      s3Endpoint: null,
+      credentials: null,
+      localEndpointsOnly: false,
+      cursorSecret: "a-cursor-secret-of-at-least-32-characters",
+      // AWS_LAMBDA_FUNCTION_NAME is passed on: development tokens are refused, as deployed.
+      auth: {
+        kind: "jwks",
+        jwksUrl: `${issuer}/.well-known/jwks.json`,
+        issuer,
+        audience: DEPLOYED_VALUES["UsersClient.id"],
+      },
+      inLambda: true,
+      media: {
+        baseUrl: "https://d111111abcdef8.cloudfront.net",
+        keyPairId: "K2JCJMDEHXQW5F",
+        privateKeyPem: pem,
+        windowSeconds: 3600,
+      },
+      corsAllowedOrigins: ["https://app.example.com", "https://admin.example.com", "http://localhost:5173"],
+    });
+    // sharp is the one installed for this machine (nodejs.install applies to deploys alone).
+    expect(found.sharp.format).toBe("webp");
+    expect(found.sharp.resolved.startsWith(join(ROOT, "node_modules"))).toBe(true);
+    // No LAMBDA_TASK_ROOT: /docs reads Scalar's script from node_modules, where the bundle finds it.
+    expect(found.scalar.candidates).toEqual([found.scalar.fromBundle]);
+    expect(existsSync(found.scalar.fromBundle as string)).toBe(true);
+  });
+
+  it("gives the finishing function its configuration, the cursor secret its one link", () => {
+    const found = runAsSstDev("FinishUploadFunction", {
+      CursorSecret: { type: "sst.sst.Secret", value: "a-cursor-secret-of-at-least-32-characters" },
+    });
+    expect(found.config).toMatchObject({
+      tableName: DEPLOYED_VALUES["ImagesTable.name"],
+      cursorSecret: "a-cursor-secret-of-at-least-32-characters",
+      auth: { kind: "jwks" },
+      inLambda: true,
+      media: null,
+    });
+  });
+
+  it("refuses to start a function whose cursor secret is not linked, naming it", () => {
+    expect(() => runAsSstDev("FinishUploadFunction", {})).toThrow(/CURSOR_SECRET is required when running in Lambda/);
+  });
+});
+
+/** What check.mjs prints, as one JSON line (undefined as null). */
+const DEV_CHECK_SCRIPT = `
+import { createRequire } from "node:module";
+const [configUrl, docsUrl] = process.argv.slice(2);
+const { loadConfig } = await import(configUrl);
+const { scalarScriptCandidates, installedScalarScript } = await import(docsUrl);
+const c = loadConfig();
+const { default: sharp } = await import("sharp");
+const webp = await sharp({ create: { width: 2, height: 2, channels: 3, background: "#336699" } }).webp().toBuffer();
+const meta = await sharp(webp).metadata();
+const n = (value) => value ?? null;
+console.log(JSON.stringify({
+  config: {
+    tableName: c.tableName, bucketName: c.bucketName, region: c.region,
+    dynamoEndpoint: n(c.dynamoEndpoint), s3Endpoint: n(c.s3Endpoint), credentials: n(c.credentials),
+    localEndpointsOnly: c.localEndpointsOnly, cursorSecret: c.cursorSecret, auth: c.auth,
+    inLambda: process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined,
+    media: n(c.media), corsAllowedOrigins: c.corsAllowedOrigins,
+  },
+  sharp: { format: meta.format, resolved: createRequire(import.meta.url).resolve("sharp") },
+  scalar: { candidates: scalarScriptCandidates(), fromBundle: installedScalarScript(import.meta.url) },
+}));
+`;

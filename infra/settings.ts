@@ -1,12 +1,24 @@
 /**
+ * Under `sst dev` the gallery is not deployed: SST runs its Vite dev server on this machine
+ * (infra/web.ts), which the browser opens at this origin. Cognito takes plain HTTP for
+ * `localhost` alone, so it is `localhost`, not 127.0.0.1.
+ */
+export const DEV_GALLERY_ORIGIN = "http://localhost:5173";
+
+/**
  * What a deployment may vary by stage, read from the shell that runs `sst deploy`.
  * CORS_ALLOWED_ORIGINS: browser origins (comma-separated) that may call the API and post
- * files straight to the bucket; empty means no cross-origin calls at all.
+ * files straight to the bucket; empty means no cross-origin calls at all. Under `sst dev` the
+ * local gallery's origin is added, so that it can call the stage's API and bucket.
  */
-export const corsAllowedOrigins = (process.env.CORS_ALLOWED_ORIGINS ?? "")
+const configuredOrigins = (process.env.CORS_ALLOWED_ORIGINS ?? "")
   .split(",")
   .map((origin) => origin.trim())
   .filter((origin) => origin !== "");
+export const corsAllowedOrigins =
+  $dev && !configuredOrigins.includes(DEV_GALLERY_ORIGIN)
+    ? [...configuredOrigins, DEV_GALLERY_ORIGIN]
+    : configuredOrigins;
 
 /** Deployed functions run on this runtime and architecture (SST's default runtime is newer). */
 export const runtime = "nodejs22.x";

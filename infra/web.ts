@@ -9,12 +9,29 @@
  * GALLERY_DOMAIN (optional, e.g. gallery.example.com, in a Route 53 zone of the account) gives it
  * a domain known before the first deploy, for CORS_ALLOWED_ORIGINS.
  */
+import { DEV_GALLERY_ORIGIN } from "./settings";
+
 const galleryDomain = process.env.GALLERY_DOMAIN?.trim() || undefined;
 
 export const galleryRouter = new sst.aws.Router("GalleryRouter", galleryDomain ? { domain: galleryDomain } : {});
 
-/** https://<distribution>.cloudfront.net, or https://<GALLERY_DOMAIN>; no trailing slash. */
-export const galleryUrl = galleryRouter.url;
+/**
+ * https://<distribution>.cloudfront.net, or https://<GALLERY_DOMAIN>; no trailing slash. Under
+ * `sst dev` the site is not deployed but served by Vite on this machine (GALLERY_DEV below), so
+ * the gallery's address, where the hosted login returns, is that server's.
+ */
+export const galleryUrl = $dev ? $output(DEV_GALLERY_ORIGIN) : galleryRouter.url;
+
+/**
+ * `sst dev` starts this in its multiplexer instead of deploying the site: `vite` in
+ * packages/web with the VITE_* settings below, on the port the origin names (and no other:
+ * Cognito returns to that exact address, and the API allows that exact origin).
+ */
+export const GALLERY_DEV = {
+  title: "Gallery",
+  command: `npm run dev -- --port ${new URL(DEV_GALLERY_ORIGIN).port} --strictPort`,
+  url: DEV_GALLERY_ORIGIN,
+};
 
 export interface GallerySettings {
   /** The HTTP API the gallery calls. */
@@ -38,5 +55,6 @@ export function deployGallery(settings: GallerySettings) {
     },
     // packages/web/src/vite-env.d.ts declares these itself; SST's copy stays out of the sources.
     vite: { types: "sst-env.d.ts" },
+    dev: GALLERY_DEV,
   });
 }
