@@ -6,6 +6,7 @@ import { startLocalAws, type LocalAws } from "@images/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tinyPng } from "../../core/test/support/fixtures.ts";
 import { signDevelopmentToken } from "../src/development-token.ts";
+import { childCoverageEnv } from "../../core/test/support/v8-coverage/child-env.ts";
 
 /**
  * The Compose server (packages/api/src/server.ts) as docker-compose.yml runs it, here on the
@@ -34,6 +35,7 @@ beforeAll(async () => {
     cwd: ROOT,
     env: {
       ...process.env,
+      ...childCoverageEnv(),
       ...aws.env,
       HOST: "127.0.0.1",
       PORT: String(port),

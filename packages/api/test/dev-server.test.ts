@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixture } from "../../core/test/support/fixtures.ts";
 import { signDevelopmentToken } from "../src/development-token.ts";
 import { sha256 } from "./support/test-api.ts";
+import { childCoverageEnv } from "../../core/test/support/v8-coverage/child-env.ts";
 
 /**
  * `npm run dev` as a user runs it: a separate process on a real port, driven over HTTP
@@ -19,7 +20,7 @@ let output = "";
 beforeAll(async () => {
   server = spawn(process.execPath, ["--import", "tsx", "packages/api/src/dev-server.ts"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: "0", VITEST: undefined, LOG_LEVEL: "warn" },
+    env: { ...process.env, ...childCoverageEnv(), PORT: "0", VITEST: undefined, LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   base = await new Promise<string>((done, fail) => {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatBytes } from "@images/client";
 import { FIXTURES_DIR, ROOT, startDevServer, type DevServer } from "./support/dev-server.ts";
+import { childCoverageEnv } from "../../core/test/support/v8-coverage/child-env.ts";
 
 /**
  * The `images` command as a person runs it: its bin in a child process, against `npm run dev`'s
@@ -28,7 +29,7 @@ function images(args: string[], config = "alice.json"): Promise<Run> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: work,
-      env: { ...process.env, IMAGES_CONFIG: join(work, config) },
+      env: { ...process.env, ...childCoverageEnv(), IMAGES_CONFIG: join(work, config) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -7,6 +7,7 @@ import { checkStore } from "../../../audit/src/check-store.ts";
 import { tinyPng } from "../../../core/test/support/fixtures.ts";
 import { signDevelopmentToken } from "../../src/development-token.ts";
 import { recordCounts } from "./support/counts.ts";
+import { childCoverageEnv } from "../../../core/test/support/v8-coverage/child-env.ts";
 
 /**
  * The dev server as a user runs it, in its own process, under 50 concurrent clients making
@@ -28,7 +29,7 @@ const tokens = new Map<string, string>();
 beforeAll(async () => {
   server = spawn(process.execPath, ["--import", "tsx", "packages/api/src/dev-server.ts"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: "0", LOG_LEVEL: "warn", UPLOAD_RATE_LIMIT_PER_MINUTE: "100000" },
+    env: { ...process.env, ...childCoverageEnv(), PORT: "0", LOG_LEVEL: "warn", UPLOAD_RATE_LIMIT_PER_MINUTE: "100000" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   await new Promise<void>((done, fail) => {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { childCoverageEnv } from "../../../core/test/support/v8-coverage/child-env.ts";
 
 /** The repository's root, where `npm run dev` runs. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -23,7 +24,7 @@ export interface DevServer {
 export async function startDevServer(): Promise<DevServer> {
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "packages/api/src/dev-server.ts"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: "0", VITEST: undefined, LOG_LEVEL: "warn" },
+    env: { ...process.env, ...childCoverageEnv(), PORT: "0", VITEST: undefined, LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
