@@ -113,7 +113,9 @@ describe("the API function (API Gateway v2 events)", () => {
     const pendingKeys = (await t.objectKeys()).filter((key) => key.startsWith("uploads/"));
     expect(pendingKeys).toHaveLength(1);
     // A record without a key is skipped; the upload's key arrives URL-encoded, as S3 sends it.
-    await finishUpload({ Records: [{ s3: {} }, ...s3ObjectCreatedEvent(t.config.bucketName, pendingKeys[0]!).Records] });
+    await finishUpload({
+      Records: [{ s3: {} }, ...s3ObjectCreatedEvent(t.config.bucketName, pendingKeys[0]!).Records],
+    });
 
     const ready = await invoke(apiGatewayEvent("GET", `/images/${started.image.image_id}`, { headers: auth }));
     expect(ready.json).toMatchObject({ status: "ready", title: "Elephants", width: 3840, height: 2160 });

@@ -61,7 +61,11 @@ export function s3ObjectCreatedEvent(bucket: string, key: string) {
         awsRegion: "us-east-1",
         eventTime: new Date().toISOString(),
         eventName: "ObjectCreated:Post",
-        s3: { s3SchemaVersion: "1.0", bucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` }, object: { key: encoded } },
+        s3: {
+          s3SchemaVersion: "1.0",
+          bucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
+          object: { key: encoded },
+        },
       },
     ],
   };

@@ -8,6 +8,7 @@ import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tinyPng } from "../../../core/test/support/fixtures.ts";
 import { FIXTURES_DIR, ROOT, startDevServer, type DevServer } from "../../../cli/test/support/dev-server.ts";
+import { coverageBuildOptions, rememberBuild, startPageCoverage, writePageCoverage } from "./support/page-coverage.ts";
 
 /**
  * The web gallery end to end, as a person uses it, in Debian's Chromium (apt's `chromium`,
@@ -86,11 +87,14 @@ async function waitForThumbnails(count: number) {
 
 beforeAll(async () => {
   // The gallery the dev server serves, built from the sources under test.
-  await build({
-    root: join(ROOT, "packages/web"),
-    configFile: join(ROOT, "packages/web/vite.config.ts"),
-    logLevel: "warn",
-  });
+  rememberBuild(
+    await build({
+      root: join(ROOT, "packages/web"),
+      configFile: join(ROOT, "packages/web/vite.config.ts"),
+      logLevel: "warn",
+      ...coverageBuildOptions(),
+    }),
+  );
   rmSync(SHOTS, { recursive: true, force: true });
   mkdirSync(SHOTS, { recursive: true });
   server = await startDevServer();
@@ -107,6 +111,7 @@ beforeAll(async () => {
     return hostname === "127.0.0.1" ? route.continue() : route.abort("blockedbyclient");
   });
   page = context.pages()[0] ?? (await context.newPage());
+  await startPageCoverage(page);
   page.on("request", (request) => requests.push({ method: request.method(), url: request.url() }));
   page.on("console", (message) => {
     if (message.type() === "error") consoleErrors.push(message.text());
@@ -115,6 +120,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await writePageCoverage(join(ROOT, "packages/web/dist"));
   await context?.close();
   await server?.stop();
   if (profile) rmSync(profile, { recursive: true, force: true });

@@ -84,11 +84,14 @@ function maxBy<T>(entries: [T, number][], keyOf: (item: T) => string): Map<strin
  * exact: a line is covered when a statement starting on it ran). Items only `other` has are left out.
  */
 function alignOnto(base: FileData, other: FileData): void {
-  const statements = Object.entries(other.statementMap).map(([id, range]) => [range, other.s[id] ?? 0] as [Range, number]);
+  const statements = Object.entries(other.statementMap).map(
+    ([id, range]) => [range, other.s[id] ?? 0] as [Range, number],
+  );
   const statementAt = maxBy(statements, where);
   const statementOnLine = maxBy(statements, (range) => String(range.start.line));
   for (const [id, range] of Object.entries(base.statementMap)) {
-    base.s[id] = (base.s[id] ?? 0) + (statementAt.get(where(range)) ?? statementOnLine.get(String(range.start.line)) ?? 0);
+    base.s[id] =
+      (base.s[id] ?? 0) + (statementAt.get(where(range)) ?? statementOnLine.get(String(range.start.line)) ?? 0);
   }
   const functions = Object.entries(other.fnMap).map(([id, fn]) => [fn, other.f[id] ?? 0] as [typeof fn, number]);
   const functionAt = maxBy(functions, (fn) => where(fn.decl));
@@ -99,8 +102,9 @@ function alignOnto(base: FileData, other: FileData): void {
   const branches = Object.entries(other.branchMap).map(([id, branch]) => ({ branch, counts: other.b[id] ?? [] }));
   for (const [id, branch] of Object.entries(base.branchMap)) {
     const same =
-      branches.find((item) => where(item.branch.loc) === where(branch.loc) && item.counts.length === branch.locations.length) ??
-      branches.find((item) => item.branch.line === branch.line && item.counts.length === branch.locations.length);
+      branches.find(
+        (item) => where(item.branch.loc) === where(branch.loc) && item.counts.length === branch.locations.length,
+      ) ?? branches.find((item) => item.branch.line === branch.line && item.counts.length === branch.locations.length);
     if (same) base.b[id] = (base.b[id] ?? []).map((count, index) => count + (same.counts[index] ?? 0));
   }
 }
