@@ -4,8 +4,11 @@ import { defineConfig } from "vitest/config";
  * Three projects: `unit` is `npm test` (unit, integration on the embedded emulators, HTTP end to
  * end, the CLI against the dev server); `reliability` is `npm run test:reliability` (hostile
  * input, injected faults, concurrency), which prints one summary line at the end; `browser` is
- * `npm run test:browser` (the web gallery in Debian's Chromium); `npm test` runs it too, for its coverage.
+ * `npm run test:browser` (the web gallery in Debian's Chromium). `npm test` needs only Node: its
+ * coverage gate covers the Node packages; `npm run test:coverage` (COVERAGE_WHOLE=1) runs the unit
+ * and browser projects together and gates the whole project, the gallery in Chromium included.
  */
+const WHOLE_PROJECT = process.env.COVERAGE_WHOLE === "1";
 const RELIABILITY = "packages/*/test/reliability/**/*.test.ts";
 const BROWSER = "packages/*/test/browser/**/*.test.ts";
 
@@ -53,14 +56,13 @@ export default defineConfig({
       reporter: ["text", "json-summary"],
       // Lines: of all, and per package (the gallery's: in Chromium, from the browser project).
       thresholds: {
-        lines: 90,
+        ...(WHOLE_PROJECT ? { lines: 90, "packages/web/src/**": { lines: 80 } } : {}),
         "packages/core/src/**": { lines: 90 },
         "packages/api/src/**": { lines: 80 },
         "packages/audit/src/**": { lines: 80 },
         "packages/cli/src/**": { lines: 80 },
         "packages/client/src/**": { lines: 80 },
         "packages/local/src/**": { lines: 80 },
-        "packages/web/src/**": { lines: 80 },
       },
     },
   },
