@@ -16,14 +16,20 @@ export const ACCEPTED_TYPES = {
 export type AcceptedType = keyof typeof ACCEPTED_TYPES;
 
 /**
- * Formats that libvips cannot decode in strips or shrink on load, held to fewer pixels than
- * MAX_IMAGE_PIXELS so that one upload's worst input stays within 512 MiB above idle (measured per
- * format by `npm run bench`, section 5): libheif decodes an AVIF whole, in several copies, and
- * libwebp decodes and encodes a whole picture at once.
+ * Each format's pixel limit under MAX_IMAGE_PIXELS, so that one upload's worst input (every
+ * pixel different, the deepest pixels the format holds) stays within 512 MiB above idle on both
+ * upload paths, with a tenth to spare (measured per format by `npm run bench`, section 5, whose
+ * rows follow these numbers). libheif decodes an AVIF whole and in several copies; libwebp
+ * decodes and encodes a whole picture at once; PNG at 16 bits and RGBA, interlaced, and GIF,
+ * every frame, are held whole too; a progressive JPEG keeps every coefficient until its last scan.
  */
 export const FORMAT_PIXEL_LIMITS: Partial<Record<AcceptedType, number>> = {
-  "image/avif": 12_000_000,
-  "image/webp": 30_000_000,
+  "image/jpeg": 44_000_000,
+  "image/png": 28_000_000,
+  "image/gif": 24_000_000,
+  // 4096x4096 (16.8 MP), a common wallpaper size, is just within.
+  "image/webp": 16_800_000,
+  "image/avif": 9_000_000,
 };
 
 /** The most pixels an image of this type may have, all frames together. */
