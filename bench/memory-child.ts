@@ -1,11 +1,14 @@
 /**
  * One measured operation in a fresh process, for the memory section. Builds the service as its
  * Lambda handlers do (config, clients, store; the API wrapped in hono's aws-lambda adapter),
- * pointed at the emulators whose environment it is given, warms up (sharp and the
- * router loaded by a first small request), takes the idle RSS, then runs one operation and
- * reports the process's peak RSS (getrusage's maxrss) as one JSON line.
+ * pointed at the emulators whose environment it is given, warms up (sharp and the router loaded
+ * by a first small request, every accepted format decoded and encoded once), takes the idle RSS,
+ * then runs one operation and reports the process's peak RSS (getrusage's maxrss) as one JSON line.
  *
  *   direct <event.json>: the API handler serves one API Gateway event (a multipart upload)
+ *   create <file>:       the direct upload's own work without the HTTP transport: the file's bytes
+ *                        read into memory, then store.create (header check, decode, re-encode,
+ *                        renditions, store); the outcome is the status the API would answer
  *   finish <key>:        the finishing step checks one object posted straight to S3
  *   fetch <key>:         only the finishing step's first part: the object streamed into a file in
  *                        the OS temp folder
@@ -34,14 +37,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { handle } from "hono/aws-lambda";
 import { createApp, createLogger } from "@images/api";
-import { createAwsClients, createImageStore, loadConfig, processImage } from "@images/core";
+import { STATUS_OF_KIND } from "@images/api/problem";
+import { ACCEPTED_TYPES, createAwsClients, createImageStore, isAppError, loadConfig, processImage } from "@images/core";
 import { checkImage } from "@images/core/image/processing";
 import { createObjectStore } from "@images/core/storage/object-store";
 import sharp from "sharp";
 import { apiEvent } from "./api-event.ts";
 
 const [mode, argument] = process.argv.slice(2) as [
-  "direct" | "finish" | "fetch" | "from-disk" | "stream-encode" | "in-memory",
+  "direct" | "create" | "finish" | "fetch" | "from-disk" | "stream-encode" | "in-memory",
   string,
 ];
 const optimise = process.env.BENCH_JPEG_OPTIMISE;
@@ -57,11 +61,14 @@ const store = createImageStore({ config, clients });
 const objects = createObjectStore(clients.s3, config.bucketName);
 const handler = handle(createApp({ config, store, logger: createLogger({ level: "warn" }) }));
 
-// Warm: the decoders and the router are loaded before the idle figure is taken.
-const tiny = await sharp({ create: { width: 16, height: 12, channels: 3, background: "#808080" } })
-  .jpeg()
-  .toBuffer();
-await processImage(tiny, { maxPixels: config.maxImagePixels });
+// Warm: the decoders and encoders of every accepted format and the router are loaded before the
+// idle figure is taken.
+for (const { encode } of Object.values(ACCEPTED_TYPES)) {
+  const tiny = await encode(
+    sharp({ create: { width: 16, height: 12, channels: 4, background: "#80808080" } }),
+  ).toBuffer();
+  await processImage(tiny, { maxPixels: config.maxImagePixels });
+}
 await handler(apiEvent("GET", "/health", {}) as never, {} as never);
 await sleep(300);
 const idle = process.memoryUsage().rss;
@@ -73,6 +80,15 @@ if (mode === "direct") {
   const event = JSON.parse(await readFile(argument, "utf8"));
   const response = await handler(event, {} as never);
   outcome = String(response.statusCode);
+} else if (mode === "create") {
+  const bytes = await readFile(argument);
+  try {
+    await store.create({ userId: "bench-user", title: "Pixel limit", tags: ["bench"], bytes });
+    outcome = "201";
+  } catch (error) {
+    if (!isAppError(error)) throw error;
+    outcome = `${STATUS_OF_KIND[error.kind]} ${error.kind}`;
+  }
 } else if (mode === "finish") {
   outcome = await store.finishUpload(argument);
 } else if (mode === "fetch") {
