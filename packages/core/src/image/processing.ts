@@ -16,18 +16,19 @@ export const ACCEPTED_TYPES = {
 export type AcceptedType = keyof typeof ACCEPTED_TYPES;
 
 /**
- * Each format's pixel limit under MAX_IMAGE_PIXELS, so that one upload's worst input (every
- * pixel different, the deepest pixels the format holds) stays within 512 MiB above idle on both
- * upload paths, with a tenth to spare (measured per format by `npm run bench`, section 5, whose
- * rows follow these numbers). libheif decodes an AVIF whole and in several copies; libwebp
- * decodes and encodes a whole picture at once; PNG at 16 bits and RGBA, interlaced, and GIF,
- * every frame, are held whole too; a progressive JPEG keeps every coefficient until its last scan.
+ * Each format's pixel limit under MAX_IMAGE_PIXELS, meant to keep one upload's worst input (fine
+ * grain in every pixel, the deepest pixels the format holds, an EXIF turn) within 512 MiB above
+ * idle on both upload paths; `npm run bench`, section 5, measures each at its limit. libheif
+ * decodes an AVIF whole and in several copies; libwebp decodes and encodes a whole picture at
+ * once; PNG at 16 bits and RGBA, interlaced, and GIF are held whole too; a progressive JPEG keeps
+ * every coefficient until its last scan. bench/RESULTS.md says which limits meet 512 MiB today.
  */
 export const FORMAT_PIXEL_LIMITS: Partial<Record<AcceptedType, number>> = {
   "image/jpeg": 44_000_000,
   "image/png": 28_000_000,
   "image/gif": 24_000_000,
-  // 4096x4096 (16.8 MP), a common wallpaper size, is just within.
+  // Keeps 4096x4096 (16.8 MP), a common wallpaper size; a lossless RGBA WebP with grain at this
+  // size takes more than 512 MiB to re-encode (bench, section 5).
   "image/webp": 16_800_000,
   "image/avif": 9_000_000,
 };
