@@ -87,7 +87,6 @@ export function createImageStore({
     db,
     dynamo: clients.dynamo,
     cursorSecret: config.cursorSecret,
-    bucket: config.bucketName,
     now,
     earliestMonth: () => months.earliestMonth().catch((error) => Promise.reject(toAppError(error, "listing images"))),
   });

@@ -464,9 +464,11 @@ export function createLargeUploads({
     }
     // The record is gone, so no run can commit this file any more; a failure here leaves only
     // bytes under the pending prefix, which the bucket's lifecycle rule clears.
-    await objects.deleteMany([upload.objectKey]).catch((error: unknown) =>
-      log("orphaned_objects", { keys: [upload.objectKey], reason: "discarding an upload", error: String(error) }),
-    );
+    await objects
+      .deleteMany([upload.objectKey])
+      .catch((error: unknown) =>
+        log("orphaned_objects", { keys: [upload.objectKey], reason: "discarding an upload", error: String(error) }),
+      );
     return "discarded";
   }
 

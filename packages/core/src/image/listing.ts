@@ -3,8 +3,8 @@ import type { Db } from "../db/service.ts";
 import { TABLE, type GlobalIndexName } from "../db/table.ts";
 import { toAppError } from "../errors.ts";
 import { decodeCursor, encodeCursor, filterDigest } from "./cursor.ts";
-import { ListFilter, type ImageInfo, type ParsedListFilter } from "./image.schema.ts";
-import { toImageInfo, type ListingRecord } from "./records.ts";
+import { ListFilter, type ParsedListFilter } from "./image.schema.ts";
+import type { ListingRecord } from "./records.ts";
 import { parseOrThrow } from "./validate.ts";
 
 type RawItem = Record<string, unknown>;
@@ -52,7 +52,6 @@ export interface ListingDeps {
   db: Db;
   dynamo: DynamoDBDocumentClient;
   cursorSecret: string;
-  bucket: string;
   now: () => Date;
   /** The oldest month that holds an image, or null when there is none. */
   earliestMonth: () => Promise<string | null>;

@@ -15,6 +15,8 @@ export const renditionRecords = (imageId: string, ladder: Ladder, version?: stri
 /** Stores every rung at once (they are small), each cacheable by shared caches for a year. */
 export async function storeRenditions(objects: ObjectStore, records: RenditionRecord[], ladder: Ladder) {
   await settleAll(
-    records.map((record, i) => objects.put(record.key, ladder.renditions[i]!.body, RENDITION_TYPE, CACHE_CONTROL.public)),
+    records.map((record, i) =>
+      objects.put(record.key, ladder.renditions[i]!.body, RENDITION_TYPE, CACHE_CONTROL.public),
+    ),
   );
 }

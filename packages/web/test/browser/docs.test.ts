@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevServer, type DevServer } from "../../../cli/test/support/dev-server.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "./support/chromium.ts";
 
 /**
  * The API reference at /docs as a newcomer without internet sees it, in Debian's Chromium
@@ -11,17 +12,6 @@ import { startDevServer, type DevServer } from "../../../cli/test/support/dev-se
  * must still render every operation, having asked no other host for anything (no CDN script,
  * no fonts, no telemetry).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 let server: DevServer;
 let context: BrowserContext;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tinyPng } from "../../../core/test/support/fixtures.ts";
 import { FIXTURES_DIR, ROOT, startDevServer, type DevServer } from "../../../cli/test/support/dev-server.ts";
 import { coverageBuildOptions, rememberBuild, startPageCoverage, writePageCoverage } from "./support/page-coverage.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "./support/chromium.ts";
 
 /**
  * The web gallery end to end, as a person uses it, in Debian's Chromium (apt's `chromium`,
@@ -16,20 +17,9 @@ import { coverageBuildOptions, rememberBuild, startPageCoverage, writePageCovera
  * upload real images by drop and by the file picker, filter by tag, open one, edit it, delete it.
  * Screenshots go to test/browser/screenshots/; SCREENSHOT_DOCS=1 also writes docs/gallery.png.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = join(ROOT, "packages/web/test/browser/screenshots");
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 let server: DevServer;
 let context: BrowserContext;
