@@ -44,12 +44,32 @@ const environment = z.object({
    * server's /media locally): the base URL, the key group's public key id, its private key (PEM).
    */
   MEDIA_BASE_URL: z.url().optional(),
-  MEDIA_KEY_PAIR_ID: z.string().regex(/^[A-Za-z0-9]+$/).optional(),
+  MEDIA_KEY_PAIR_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9]+$/)
+    .optional(),
   MEDIA_PRIVATE_KEY: z.string().min(1).optional(),
   /** Rendition URLs stay the same, byte for byte, within a window of this many seconds. */
   MEDIA_URL_WINDOW_SECONDS: integer(3600, 60, 86_400),
   /** Images one process decodes at once (a Lambda instance serves one request at a time anyway). */
   DECODE_CONCURRENCY: integer(2, 1, 64),
+  /**
+   * Write shards inside each partition of the all-images listing (a month) and of each tag: one
+   * partition takes at most 1,000 writes a second. Recorded in the table when first used, so a
+   * later change loses no item (the scale issue).
+   */
+  LISTING_SHARDS: integer(4, 1, 64),
+  /** Days a trashed image stays restorable before its bytes and items are purged. */
+  TRASH_DAYS: integer(30, 1, 3650),
+  /**
+   * Local development: where the dev server posts each event, signed as Standard Webhooks says
+   * with WEBHOOK_SECRET ("whsec_" and base64). Deployed, webhooks are EventBridge API destinations.
+   */
+  WEBHOOK_URL: z.url().optional(),
+  WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]+$/)
+    .optional(),
   /** Set by the Lambda runtime. */
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
   VITEST: z.string().optional(),
@@ -81,6 +101,10 @@ export interface Config {
   corsAllowedOrigins: string[];
   uploadRateLimitPerMinute: number;
   decodeConcurrency: number;
+  listingShards: number;
+  trashDays: number;
+  /** Local development only: the dev server posts events here. */
+  webhook?: WebhookConfig;
   /** Signed CDN URLs for renditions; without it (core's own tests), presigned S3 links. */
   media?: MediaConfig;
 }
@@ -90,6 +114,12 @@ export interface MediaConfig {
   keyPairId: string;
   privateKeyPem: string;
   windowSeconds: number;
+}
+
+export interface WebhookConfig {
+  url: string;
+  /** "whsec_" and the base64 of the signing key, as Standard Webhooks writes it. */
+  secret: string;
 }
 
 export class ConfigError extends Error {
@@ -139,7 +169,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   let media: MediaConfig | undefined;
   if (e.MEDIA_BASE_URL || e.MEDIA_KEY_PAIR_ID || e.MEDIA_PRIVATE_KEY) {
     if (!e.MEDIA_BASE_URL || !e.MEDIA_KEY_PAIR_ID || !e.MEDIA_PRIVATE_KEY) {
-      throw new ConfigError("invalid configuration: MEDIA_BASE_URL, MEDIA_KEY_PAIR_ID and MEDIA_PRIVATE_KEY go together");
+      throw new ConfigError(
+        "invalid configuration: MEDIA_BASE_URL, MEDIA_KEY_PAIR_ID and MEDIA_PRIVATE_KEY go together",
+      );
     }
     media = {
       baseUrl: e.MEDIA_BASE_URL,
@@ -148,6 +180,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       windowSeconds: e.MEDIA_URL_WINDOW_SECONDS,
     };
   }
+  if ((e.WEBHOOK_URL === undefined) !== (e.WEBHOOK_SECRET === undefined)) {
+    throw new ConfigError("invalid configuration: WEBHOOK_URL and WEBHOOK_SECRET go together");
+  }
+  const webhook = e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } : undefined;
   const localEndpointsOnly =
     e.AWS_ENDPOINT_GUARD === "local" || (e.VITEST !== undefined && e.AWS_ENDPOINT_GUARD !== "off");
   if (localEndpointsOnly && (!e.DYNAMODB_ENDPOINT || !e.S3_ENDPOINT)) {
@@ -178,6 +214,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter((origin) => origin !== ""),
     uploadRateLimitPerMinute: e.UPLOAD_RATE_LIMIT_PER_MINUTE,
     decodeConcurrency: e.DECODE_CONCURRENCY,
+    listingShards: e.LISTING_SHARDS,
+    trashDays: e.TRASH_DAYS,
+    webhook,
     media,
   };
 }
