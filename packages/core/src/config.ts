@@ -66,6 +66,8 @@ const environment = z.object({
    * with WEBHOOK_SECRET ("whsec_" and base64). Deployed, webhooks are EventBridge API destinations.
    */
   WEBHOOK_URL: z.url().optional(),
+  /** Deployed: the EventBridge bus the table's stream consumer puts each event on. */
+  EVENT_BUS_NAME: z.string().min(1).optional(),
   WEBHOOK_SECRET: z
     .string()
     .regex(/^whsec_[A-Za-z0-9+/=]+$/)
@@ -105,6 +107,10 @@ export interface Config {
   trashDays: number;
   /** Local development only: the dev server posts events here. */
   webhook?: WebhookConfig;
+  /** Signs webhook deliveries ("whsec_…"); deployed it arrives by link, as an SST secret. */
+  webhookSecret?: string;
+  /** Deployed: the EventBridge bus for the table's events. */
+  eventBusName?: string;
   /** Signed CDN URLs for renditions; without it (core's own tests), presigned S3 links. */
   media?: MediaConfig;
 }
@@ -141,6 +147,7 @@ function withSstLinks(env: Record<string, string | undefined>): Record<string, s
     CURSOR_SECRET: env.CURSOR_SECRET ?? ("CursorSecret" in linked ? linked.CursorSecret?.value : undefined),
     MEDIA_PRIVATE_KEY:
       env.MEDIA_PRIVATE_KEY ?? ("MediaPrivateKey" in linked ? linked.MediaPrivateKey?.value : undefined),
+    WEBHOOK_SECRET: env.WEBHOOK_SECRET ?? ("WebhookSecret" in linked ? linked.WebhookSecret?.value : undefined),
   };
 }
 
@@ -180,8 +187,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       windowSeconds: e.MEDIA_URL_WINDOW_SECONDS,
     };
   }
-  if ((e.WEBHOOK_URL === undefined) !== (e.WEBHOOK_SECRET === undefined)) {
-    throw new ConfigError("invalid configuration: WEBHOOK_URL and WEBHOOK_SECRET go together");
+  if (e.WEBHOOK_URL !== undefined && e.WEBHOOK_SECRET === undefined) {
+    throw new ConfigError("invalid configuration: WEBHOOK_URL needs WEBHOOK_SECRET to sign what it sends");
   }
   const webhook = e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } : undefined;
   const localEndpointsOnly =
@@ -217,6 +224,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     listingShards: e.LISTING_SHARDS,
     trashDays: e.TRASH_DAYS,
     webhook,
+    webhookSecret: e.WEBHOOK_SECRET,
+    eventBusName: e.EVENT_BUS_NAME,
     media,
   };
 }

@@ -50,6 +50,18 @@ describe("configuration", () => {
     expect(loadConfig(base).auth).toEqual({ kind: "development" });
   });
 
+  it("posts webhooks only when it can sign them, and takes the lifecycle's defaults", () => {
+    const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    expect(() => loadConfig({ ...base, WEBHOOK_URL: "http://127.0.0.1:9/hook" })).toThrow(/WEBHOOK_SECRET/);
+    expect(() => loadConfig({ ...base, WEBHOOK_SECRET: "not-a-whsec" })).toThrow(/WEBHOOK_SECRET/);
+    const local = loadConfig({ ...base, WEBHOOK_URL: "http://127.0.0.1:9/hook", WEBHOOK_SECRET: secret });
+    expect(local.webhook).toEqual({ url: "http://127.0.0.1:9/hook", secret });
+    // Deployed, the secret signs what EventBridge delivers; there is no single URL.
+    const deployed = loadConfig({ ...base, WEBHOOK_SECRET: secret, EVENT_BUS_NAME: "images-events" });
+    expect(deployed).toMatchObject({ webhook: undefined, webhookSecret: secret, eventBusName: "images-events" });
+    expect(loadConfig(base)).toMatchObject({ trashDays: 30, listingShards: expect.any(Number) });
+  });
+
   it("under tests, insists on emulator endpoints", () => {
     expect(() => loadConfig({ ...base, VITEST: "true" })).toThrow(/DYNAMODB_ENDPOINT/);
   });
