@@ -15,8 +15,11 @@ import { once } from "node:events";
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
+import { TABLE } from "@images/core/db/table";
+import type { ItemChange } from "./change-feed.ts";
 import { ReadWriteLock } from "./read-write-lock.ts";
 import {
+  callOk,
   isJsonObject,
   KeySchemaCache,
   transactWriteItems,
@@ -27,14 +30,39 @@ import {
 const TARGET_PREFIX = "DynamoDB_20120810.";
 const JSON_CONTENT_TYPE = "application/x-amz-json-1.0";
 
+/** The single-item and batch writes, which the proxy runs itself to see what they changed. */
+const WRITE_OPERATIONS = new Set(["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"]);
+
+/** DynamoDB's TTL leaves alone items whose time is more than five years past. */
+const TTL_MAX_AGE_SECONDS = 5 * 365 * 24 * 3600;
+
 export interface DynamoTransactionsProxy {
   /** http://127.0.0.1:<port> */
   endpoint: string;
+  /**
+   * Removes the items of `tableName` whose TTL attribute (TABLE.ttlAttribute, a Number of epoch
+   * seconds) has passed, as DynamoDB's TTL does, each reported as a removal by the service.
+   * Answers how many it removed.
+   */
+  sweepExpired(tableName: string, nowSeconds?: number): Promise<number>;
   close(): Promise<void>;
 }
 
-/** Starts the proxy on a free loopback port, forwarding to `upstream` (e.g. http://127.0.0.1:4567). */
-export async function startDynamoTransactionsProxy(upstream: string): Promise<DynamoTransactionsProxy> {
+export interface ProxyOptions {
+  /** Told every committed change of an item, in commit order, while the write lock is held. */
+  onChanges?: (changes: ItemChange[]) => void;
+}
+
+/**
+ * Starts the proxy on a free loopback port, forwarding to `upstream` (e.g. http://127.0.0.1:4567).
+ * Writes (PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems) hold the lock
+ * exclusively: each reads the items it targets before and after, for the change feed, and no
+ * other request sees the table in between. Reads share the lock.
+ */
+export async function startDynamoTransactionsProxy(
+  upstream: string,
+  options: ProxyOptions = {},
+): Promise<DynamoTransactionsProxy> {
   const upstreamUrl = new URL(upstream);
   const agent = new http.Agent({ keepAlive: true });
   const lock = new ReadWriteLock();
@@ -70,17 +98,133 @@ export async function startDynamoTransactionsProxy(upstream: string): Promise<Dy
     const release = await lock.acquireExclusive();
     try {
       const result = await transactWriteItems(input, dynamoCaller(upstreamUrl, agent, req.headers), keySchemas);
+      if (result.status === 200) options.onChanges?.(result.changes);
       sendJson(res, result.status, result.body);
     } finally {
       release();
     }
   }
 
+  /** The items a write targets, by table and key; none when its shape is not one DynamoDB takes. */
+  async function targetsOf(operation: string, input: JsonObject, call: DynamoCall) {
+    const requests: { tableName: string; source: unknown }[] = [];
+    if (operation === "BatchWriteItem") {
+      const byTable = isJsonObject(input.RequestItems) ? input.RequestItems : {};
+      for (const [tableName, writes] of Object.entries(byTable)) {
+        for (const write of Array.isArray(writes) ? writes : []) {
+          const put = isJsonObject(write) && isJsonObject(write.PutRequest) ? write.PutRequest.Item : undefined;
+          const remove = isJsonObject(write) && isJsonObject(write.DeleteRequest) ? write.DeleteRequest.Key : undefined;
+          requests.push({ tableName, source: put ?? remove });
+        }
+      }
+    } else if (typeof input.TableName === "string") {
+      requests.push({ tableName: input.TableName, source: operation === "PutItem" ? input.Item : input.Key });
+    }
+    const targets: { tableName: string; key: JsonObject }[] = [];
+    for (const { tableName, source } of requests) {
+      if (!isJsonObject(source)) return [];
+      const names = await keySchemas.keyAttributes(tableName, call).catch(() => undefined);
+      if (!names || names.some((name) => !isJsonObject(source[name]))) return [];
+      targets.push({ tableName, key: Object.fromEntries(names.map((name) => [name, source[name]])) });
+    }
+    return targets;
+  }
+
+  async function readItem(call: DynamoCall, tableName: string, key: JsonObject) {
+    const read = await callOk(call, "GetItem", { TableName: tableName, Key: key, ConsistentRead: true });
+    return isJsonObject(read.Item) ? read.Item : undefined;
+  }
+
+  /** A single-item or batch write, run here so that the feed gets each item before and after. */
+  async function write(operation: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let input: unknown;
+    try {
+      input = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      return sendJson(res, 400, { __type: "com.amazon.coral.service#SerializationException" });
+    }
+    const release = await lock.acquireExclusive();
+    try {
+      const call = dynamoCaller(upstreamUrl, agent, req.headers);
+      const targets = isJsonObject(input) ? await targetsOf(operation, input, call) : [];
+      const before = await Promise.all(targets.map((target) => readItem(call, target.tableName, target.key)));
+      const response = await call(operation, isJsonObject(input) ? input : {});
+      if (response.status === 200 && targets.length > 0) {
+        const after = await Promise.all(targets.map((target) => readItem(call, target.tableName, target.key)));
+        options.onChanges?.(
+          targets.map((target, index) => ({ ...target, before: before[index], after: after[index] })),
+        );
+      }
+      sendJson(res, response.status, response.body);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * The TTL's work. Finding the expired items takes a Scan: that is what DynamoDB's TTL does
+   * inside the service too (it reads the whole table in the background); the service's own
+   * code never scans. Each removal re-checks the item under the write lock, so a write that
+   * moved its time on in the meantime keeps it.
+   */
+  async function sweepExpired(tableName: string, nowSeconds = Date.now() / 1000): Promise<number> {
+    const call = dynamoCaller(upstreamUrl, agent, SWEEPER_HEADERS);
+    const expired: JsonObject[] = [];
+    let start: unknown;
+    do {
+      const page = await callOk(call, "Scan", {
+        TableName: tableName,
+        FilterExpression: "#ttl < :now AND #ttl > :oldest",
+        ExpressionAttributeNames: { "#ttl": TABLE.ttlAttribute },
+        ExpressionAttributeValues: {
+          ":now": { N: String(Math.floor(nowSeconds)) },
+          ":oldest": { N: String(Math.floor(nowSeconds) - TTL_MAX_AGE_SECONDS) },
+        },
+        ...(isJsonObject(start) ? { ExclusiveStartKey: start } : {}),
+      });
+      if (Array.isArray(page.Items)) expired.push(...page.Items.filter(isJsonObject));
+      start = page.LastEvaluatedKey;
+    } while (isJsonObject(start));
+    let removed = 0;
+    for (const item of expired) {
+      const release = await lock.acquireExclusive();
+      try {
+        const names = await keySchemas.keyAttributes(tableName, call);
+        const key = Object.fromEntries(names.map((name) => [name, item[name]]));
+        const response = await call("DeleteItem", {
+          TableName: tableName,
+          Key: key,
+          // A Number attribute still in the past: a TTL ignores any other type.
+          ConditionExpression: "#ttl < :now",
+          ExpressionAttributeNames: { "#ttl": TABLE.ttlAttribute },
+          ExpressionAttributeValues: { ":now": { N: String(Math.floor(nowSeconds)) } },
+          ReturnValues: "ALL_OLD",
+        });
+        if (response.status === 200 && isJsonObject(response.body.Attributes)) {
+          removed += 1;
+          options.onChanges?.([{ tableName, key, before: response.body.Attributes, byTtl: true }]);
+        }
+      } finally {
+        release();
+      }
+    }
+    return removed;
+  }
+
   const server = http.createServer((req, res) => {
     const target = req.headers["x-amz-target"];
+    const operation =
+      typeof target === "string" && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : "";
     // A table's key schema can only change by deleting and re-creating it.
-    if (target === `${TARGET_PREFIX}DeleteTable` || target === `${TARGET_PREFIX}CreateTable`) keySchemas.clear();
-    const handled = target === `${TARGET_PREFIX}TransactWriteItems` ? transact(req, res) : forward(req, res);
+    if (operation === "DeleteTable" || operation === "CreateTable") keySchemas.clear();
+    const handled =
+      operation === "TransactWriteItems"
+        ? transact(req, res)
+        : WRITE_OPERATIONS.has(operation)
+          ? write(operation, req, res)
+          : forward(req, res);
     handled.catch((error: unknown) => {
       console.error("[dynamo-transactions-proxy]", error);
       if (res.headersSent) res.destroy();
@@ -95,6 +239,7 @@ export async function startDynamoTransactionsProxy(upstream: string): Promise<Dy
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    sweepExpired,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections(); // clients keep connections alive; don't wait for them
@@ -103,6 +248,13 @@ export async function startDynamoTransactionsProxy(upstream: string): Promise<Dy
     },
   };
 }
+
+/** dynalite checks that a request carries a well-formed signature, not that it is right. */
+const SWEEPER_HEADERS = {
+  authorization:
+    "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+  "x-amz-date": "20260101T000000Z",
+};
 
 function sendJson(res: ServerResponse, status: number, body: JsonObject): void {
   const payload = JSON.stringify(body);

@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import S3rver from "s3rver";
 import { ensureBucket, ensureTable } from "./bootstrap.ts";
+import { createChangeFeed, type ChangeFeed } from "./change-feed.ts";
 import { startDynamoTransactionsProxy } from "./dynamo-transactions-proxy.ts";
 
 export interface ObjectCreatedEvent {
@@ -34,6 +35,11 @@ export interface LocalAwsOptions {
   region?: string;
   /** Called for ObjectCreated:Put/Post/Copy. Errors are logged to stderr, never thrown. */
   onObjectCreated?: (event: ObjectCreatedEvent) => void | Promise<void>;
+  /**
+   * How often the TTL sweeper removes the table's expired items (dynalite has no TTL); default
+   * 30 s, 0 for never (then `sweepExpired()` alone does). DynamoDB itself takes up to a few days.
+   */
+  ttlSweepIntervalMs?: number;
 }
 
 export interface LocalAws {
@@ -53,6 +59,10 @@ export interface LocalAws {
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** The environment variables that point the service at these emulators. */
   env: Record<string, string>;
+  /** Every committed change of an item, as DynamoDB Streams would give it (change-feed.ts). */
+  changes: ChangeFeed;
+  /** Removes the table's expired items now, as DynamoDB's TTL does; answers how many. */
+  sweepExpired(nowSeconds?: number): Promise<number>;
   /** Closes all servers and removes the temporary directory when no dataDir was given. Idempotent. */
   stop(): Promise<void>;
 }
@@ -97,8 +107,29 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     const dynalitePort = await listenOnLoopback(dynamoServer);
     closers.push(() => closeServer(dynamoServer));
 
-    const proxy = await startDynamoTransactionsProxy(`http://127.0.0.1:${dynalitePort}`);
+    const changeFeed = createChangeFeed(region);
+    const proxy = await startDynamoTransactionsProxy(`http://127.0.0.1:${dynalitePort}`, {
+      onChanges: changeFeed.publish,
+    });
     closers.push(() => proxy.close());
+    let sweeping: Promise<unknown> = Promise.resolve();
+    const sweepExpired = (nowSeconds?: number) => {
+      const round = sweeping.then(() => proxy.sweepExpired(tableName, nowSeconds));
+      sweeping = round.catch(() => undefined);
+      return round;
+    };
+    const sweepEvery = options.ttlSweepIntervalMs ?? 30_000;
+    if (sweepEvery > 0) {
+      const timer = setInterval(() => {
+        sweepExpired().catch((error: unknown) => console.error("[local-aws] TTL sweep failed:", error));
+      }, sweepEvery);
+      timer.unref();
+      // Stopped first: a sweep must not start while the emulators close, and one under way ends.
+      closers.push(async () => {
+        clearInterval(timer);
+        await sweeping;
+      });
+    }
 
     const s3Dir = path.join(dataDir, "s3");
     await mkdir(s3Dir, { recursive: true });
@@ -135,6 +166,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       dynamoEndpoint: proxy.endpoint,
       s3Endpoint: `http://127.0.0.1:${s3Port}`,
       credentials: { ...CREDENTIALS },
+      changes: changeFeed.feed,
+      sweepExpired,
       env: {
         AWS_REGION: region,
         AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,

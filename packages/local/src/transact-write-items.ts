@@ -15,6 +15,11 @@ export interface DynamoResponse {
   body: JsonObject;
 }
 
+/** A committed transaction's answer, with each item it wrote as it was before and after. */
+export interface TransactionResponse extends DynamoResponse {
+  changes: { tableName: string; key: JsonObject; before?: JsonObject; after?: JsonObject }[];
+}
+
 /** Sends one DynamoDB JSON operation (e.g. "GetItem") to the backing emulator. */
 export type DynamoCall = (operation: string, request: JsonObject) => Promise<DynamoResponse>;
 
@@ -67,7 +72,7 @@ function errorMessage(body: JsonObject): string {
   return String(body.message ?? body.Message ?? errorType(body));
 }
 
-async function callOk(call: DynamoCall, operation: string, request: JsonObject): Promise<JsonObject> {
+export async function callOk(call: DynamoCall, operation: string, request: JsonObject): Promise<JsonObject> {
   const response = await call(operation, request);
   if (response.status !== 200) throw new DynamoFailure(response);
   return response.body;
@@ -244,7 +249,7 @@ export async function transactWriteItems(
   input: unknown,
   call: DynamoCall,
   keySchemas: KeySchemaCache,
-): Promise<DynamoResponse> {
+): Promise<TransactionResponse> {
   try {
     const actions = await withKeys(parseTransactItems(input), call, keySchemas);
     for (const action of actions) {
@@ -275,11 +280,23 @@ export async function transactWriteItems(
     }
     if (failure) {
       await rollBack(call, applied);
-      return transactionCanceled(actions, failure.index, failure.response);
+      return { ...transactionCanceled(actions, failure.index, failure.response), changes: [] };
     }
-    return { status: 200, body: {} };
+    // For the change feed: each written item as the transaction left it.
+    const changes: TransactionResponse["changes"] = [];
+    for (const action of actions) {
+      if (action.kind === "ConditionCheck") continue;
+      const read = await callOk(call, "GetItem", {
+        TableName: action.tableName,
+        Key: action.key,
+        ConsistentRead: true,
+      });
+      const after = isJsonObject(read.Item) ? read.Item : undefined;
+      changes.push({ tableName: action.tableName, key: action.key, before: action.snapshot, after });
+    }
+    return { status: 200, body: {}, changes };
   } catch (error) {
-    if (error instanceof DynamoFailure) return error.response;
+    if (error instanceof DynamoFailure) return { ...error.response, changes: [] };
     throw error;
   }
 }
