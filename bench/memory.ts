@@ -6,6 +6,9 @@
  * (issue 12: at most 512 MiB above idle), and a file just over the limit, refused from its header.
  * The test files are made with sharp (the first from the shared fixtures) and kept in the OS temp
  * folder between runs; the per-format ones take a few minutes to make the first time.
+ *
+ * For looking closer: BENCH_MEMORY_FORMATS=<names> (comma-separated, as the table names them:
+ * "WebP with alpha,AVIF") measures only these formats' rows, without the JPEG rows above them.
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -167,6 +170,15 @@ const FORMAT_SPECS: FormatSpec[] = [
   {
     format: "WebP",
     type: "image/webp",
+    input: "lossless RGB (opaque)",
+    frames: 1,
+    channels: 3,
+    rotated: false,
+    encode: (image) => image.webp({ lossless: true }),
+  },
+  {
+    format: "WebP with alpha",
+    type: "image/webp",
     input: "lossless RGBA",
     frames: 1,
     channels: 4,
@@ -306,12 +318,13 @@ async function formatFiles(
   log: (message: string) => void,
 ): Promise<FormatCase[]> {
   const cases: FormatCase[] = [];
-  for (const spec of FORMAT_SPECS) {
-    const limit = pixelLimitOf(spec.type, limits.maxPixels);
+  const only = process.env.BENCH_MEMORY_FORMATS?.split(",");
+  for (const spec of FORMAT_SPECS.filter((spec) => !only || only.includes(spec.format))) {
+    const limit = pixelLimitOf(spec.type, limits.maxPixels, spec.channels === 4 || spec.frames > 1);
     const { at, over } = sizesFor(limit, spec.frames);
     const made = async (size: Size, budget: number, what: string) => {
       const name =
-        `limit-v2-${spec.format.replace(/ /g, "-").toLowerCase()}-${size.frames}x${size.width}x${size.height}-` +
+        `limit-v2-${spec.format.replace(/ /g, "-").toLowerCase()}-c${spec.channels}-${size.frames}x${size.width}x${size.height}-` +
         `${what}.${ACCEPTED_TYPES[spec.type].extension}`;
       const bytes = await cached(name, () => {
         log(`  making ${name}…`);
@@ -522,12 +535,15 @@ export async function runMemory(options: { runs: number; log(message: string): v
       Row,
     ];
     // The direct upload's peak moves with when V8 collects (its event is parsed into strings), so it gets more runs.
-    for (let i = 0; i < options.runs + 2; i++) {
+    // Looking closer at some formats (BENCH_MEMORY_FORMATS, see the top) leaves these rows out.
+    const baseRuns = process.env.BENCH_MEMORY_FORMATS ? 0 : options.runs;
+    if (baseRuns === 0) rows.length = 0;
+    for (let i = 0; i < baseRuns + (baseRuns && 2); i++) {
       direct.reports.push(await measure(env, "direct", directEvent));
       refused.reports.push(await measure(env, "direct", refusedEvent));
       directFlipped.reports.push(await measure(env, "direct", directEvent, flipped));
     }
-    for (let i = 0; i < options.runs; i++) {
+    for (let i = 0; i < baseRuns; i++) {
       const key = await pendingLarge();
       fetchOnly.reports.push(await measure(env, "fetch", key));
       streamed.reports.push(await measure(env, "stream-encode", key));

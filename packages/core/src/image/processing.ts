@@ -9,7 +9,10 @@ export const ACCEPTED_TYPES = {
   // coefficient of the picture (6 bytes a pixel): files about 1.4% larger, far less memory.
   "image/jpeg": { extension: "jpg", encode: (image: Sharp) => image.jpeg({ quality: 90, optimiseCoding: false }) },
   "image/png": { extension: "png", encode: (image: Sharp) => image.png() },
-  "image/webp": { extension: "webp", encode: (image: Sharp) => image.webp({ quality: 90 }) },
+  // Effort 2 keeps libwebp from holding every token of the picture for a second pass (efforts 3 and
+  // up): a grainy 16.8 MP WebP finishes in 300 MiB instead of 555, and a photo re-encodes three times
+  // as fast, in files some 6% larger (bench, section 5).
+  "image/webp": { extension: "webp", encode: (image: Sharp) => image.webp({ quality: 90, effort: 2 }) },
   "image/gif": { extension: "gif", encode: (image: Sharp) => image.gif() },
   "image/avif": { extension: "avif", encode: (image: Sharp) => image.avif({ quality: 60 }) },
 } as const;
@@ -20,22 +23,31 @@ export type AcceptedType = keyof typeof ACCEPTED_TYPES;
  * grain in every pixel, the deepest pixels the format holds, an EXIF turn) within 512 MiB above
  * idle on both upload paths; `npm run bench`, section 5, measures each at its limit. libheif
  * decodes an AVIF whole and in several copies; libwebp decodes and encodes a whole picture at
- * once; PNG at 16 bits and RGBA, interlaced, and GIF are held whole too; a progressive JPEG keeps
- * every coefficient until its last scan. bench/RESULTS.md says which limits meet 512 MiB today.
+ * once, and a picture with alpha (every animation) costs it some three times as much a pixel;
+ * PNG at 16 bits and RGBA, interlaced, and GIF are held whole too; a progressive JPEG keeps every
+ * coefficient until its last scan. bench/RESULTS.md shows each limit's worst input against 512 MiB.
  */
 export const FORMAT_PIXEL_LIMITS: Partial<Record<AcceptedType, number>> = {
   "image/jpeg": 44_000_000,
   "image/png": 28_000_000,
-  "image/gif": 24_000_000,
-  // Keeps 4096x4096 (16.8 MP), a common wallpaper size; a lossless RGBA WebP with grain at this
-  // size takes more than 512 MiB to re-encode (bench, section 5).
+  "image/gif": 22_000_000,
+  // Keeps an opaque 4096x4096 (16.8 MP), a common wallpaper size.
   "image/webp": 16_800_000,
-  "image/avif": 9_000_000,
+  "image/avif": 7_000_000,
 };
 
-/** The most pixels an image of this type may have, all frames together. */
-export const pixelLimitOf = (type: AcceptedType, maxPixels: number) =>
-  Math.min(maxPixels, FORMAT_PIXEL_LIMITS[type] ?? maxPixels);
+/** WebP with an alpha channel, or animated (its frames are composed with alpha): 2828x2828. */
+export const WEBP_ALPHA_PIXEL_LIMIT = 8_000_000;
+
+/**
+ * The most pixels an image of this type may have, all frames together. `alpha`: the header says
+ * the picture has an alpha channel or several frames (only WebP's limit depends on it).
+ */
+export const pixelLimitOf = (type: AcceptedType, maxPixels: number, alpha = false) =>
+  Math.min(
+    maxPixels,
+    type === "image/webp" && alpha ? WEBP_ALPHA_PIXEL_LIMIT : (FORMAT_PIXEL_LIMITS[type] ?? maxPixels),
+  );
 
 export const THUMBNAIL_MAX_SIDE = 320;
 export const THUMBNAIL_TYPE = "image/webp";
@@ -174,9 +186,14 @@ export async function checkImage(source: Uint8Array | string, options: { maxPixe
   const frameHeight = header.pageHeight ?? header.height ?? 0;
   const pixels = (header.width ?? 0) * frameHeight * (animated ? (header.pages ?? 1) : 1);
   if (!header.width || !frameHeight) throw undecodable("it has no dimensions");
-  const limit = pixelLimitOf(contentType, options.maxPixels);
+  const alpha = header.hasAlpha === true || (header.pages ?? 1) > 1;
+  const limit = pixelLimitOf(contentType, options.maxPixels, alpha);
   if (pixels > limit) {
-    const which = limit < options.maxPixels ? ` for ${contentType.slice("image/".length).toUpperCase()}` : "";
+    const format = contentType.slice("image/".length).toUpperCase();
+    const which =
+      limit < options.maxPixels
+        ? ` for ${format}${contentType === "image/webp" && alpha ? " with alpha or frames" : ""}`
+        : "";
     throw new AppError("undecodable", `the image has ${pixels} pixels, more than the limit of ${limit}${which}`);
   }
 
@@ -255,13 +272,19 @@ export async function processImage(bytes: Uint8Array, options: { maxPixels: numb
 }
 
 /**
- * Runs the re-encode of the original (`encode`) and the ladder. A baseline JPEG decodes in strips
- * and shrinks on load, so both run at once and neither holds the whole picture; anything else may
+ * Runs the re-encode of the original (`encode`) and the ladder. Anything but a baseline JPEG may
  * decode whole (AVIF, WebP, progressive JPEG, interlaced PNG, animations), so one waits for the
- * other: two whole pictures at once are what took a 7000x7000 AVIF past 1.6 GB.
+ * other: two whole pictures at once are what took a 7000x7000 AVIF past 1.6 GB. A baseline JPEG
+ * decodes in strips and shrinks on load, so `sideBySide` runs both at once, for a client waiting
+ * on its direct upload; the finishing step, which nobody waits on, runs them one after the other
+ * and holds a third less memory for a 50 MiB JPEG (bench, section 5).
  */
-export async function encodeWithLadder<T>(image: CheckedImage, encode: () => Promise<T>): Promise<[T, Ladder]> {
-  if (image.decodesInStrips) return Promise.all([encode(), image.ladder()]);
+export async function encodeWithLadder<T>(
+  image: CheckedImage,
+  encode: () => Promise<T>,
+  options: { sideBySide?: boolean } = {},
+): Promise<[T, Ladder]> {
+  if (image.decodesInStrips && options.sideBySide) return Promise.all([encode(), image.ladder()]);
   const encoded = await encode();
   return [encoded, await image.ladder()];
 }
@@ -269,7 +292,9 @@ export async function encodeWithLadder<T>(image: CheckedImage, encode: () => Pro
 /** The costly part of `processImage`, for an image already checked (type, pixels). */
 export async function normaliseImage(image: CheckedImage): Promise<ProcessedImage> {
   try {
-    const [stored, ladder] = await encodeWithLadder(image, () => image.encode().toBuffer({ resolveWithObject: true }));
+    const [stored, ladder] = await encodeWithLadder(image, () => image.encode().toBuffer({ resolveWithObject: true }), {
+      sideBySide: true,
+    });
     return {
       contentType: image.contentType,
       extension: image.extension,

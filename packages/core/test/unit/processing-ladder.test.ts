@@ -12,14 +12,18 @@ describe("the size ladder", () => {
     expect(ladderSides(319, 200)).toEqual([319]);
   });
 
-  it("runs beside the re-encode only for a picture decoded in strips (a baseline JPEG)", async () => {
+  it("runs beside the re-encode only when asked, and only for a picture decoded in strips (a baseline JPEG)", async () => {
     const kinds = {
       baseline: await picture().jpeg().toBuffer(),
       progressive: await picture().jpeg({ progressive: true }).toBuffer(),
       png: await picture().png().toBuffer(),
     };
     const overlapped: Record<string, boolean> = {};
-    for (const [kind, bytes] of Object.entries(kinds)) {
+    const cases = [
+      ...Object.entries(kinds).map(([kind, bytes]) => [kind, bytes, true] as const),
+      ["baseline, one after the other", kinds.baseline, false] as const,
+    ];
+    for (const [kind, bytes, sideBySide] of cases) {
       const image = await checkImage(bytes, { maxPixels: 50_000_000 });
       let encoding = false;
       let ladderStartedWhileEncoding = false;
@@ -28,17 +32,26 @@ describe("the size ladder", () => {
         ladderStartedWhileEncoding = encoding;
         return ladder();
       };
-      const [, made] = await encodeWithLadder(image, async () => {
-        encoding = true;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        encoding = false;
-      });
+      const [, made] = await encodeWithLadder(
+        image,
+        async () => {
+          encoding = true;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          encoding = false;
+        },
+        { sideBySide },
+      );
       overlapped[kind] = ladderStartedWhileEncoding;
       expect(made.renditions.map((r) => [r.width, r.height])).toEqual([
         [320, 213],
         [640, 427],
       ]);
     }
-    expect(overlapped).toEqual({ baseline: true, progressive: false, png: false });
+    expect(overlapped).toEqual({
+      baseline: true,
+      progressive: false,
+      png: false,
+      "baseline, one after the other": false,
+    });
   });
 });
