@@ -5,12 +5,15 @@ import type { Hono } from "hono";
 import { createApp } from "./app.ts";
 import { localMediaSettings, mountLocalMedia } from "./media/local-media.ts";
 import { createDevelopmentSite } from "./development-site.ts";
+import { createDevEvents, type DevEvents } from "./dev-events.ts";
 import { createLogger } from "./logger.ts";
 
 /**
  * `npm run dev`: DynamoDB and S3 emulators inside this process, and the API on
  * http://127.0.0.1:3000 (PORT to change it; DATA_DIR to keep the data between runs), with the
- * web gallery at `/` and development tokens at `POST /dev/token` (see development-site.ts).
+ * web gallery at `/` and development tokens at `POST /dev/token` (see development-site.ts), and
+ * the image events of the embedded store at `GET /dev/events`, posted to WEBHOOK_URL when set
+ * (dev-events.ts). TTL_SWEEP_MS: how often expired items (a trash past TRASH_DAYS) are removed.
  */
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? "127.0.0.1";
@@ -19,8 +22,10 @@ const dataDir = process.env.DATA_DIR || undefined;
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? "info" });
 let store: ImageStore | undefined;
 // As in AWS, a file posted straight to S3 is finished when the bucket reports it.
+const ttlSweepIntervalMs = process.env.TTL_SWEEP_MS ? Number(process.env.TTL_SWEEP_MS) : undefined;
 const aws = await startLocalAws({
   dataDir,
+  ttlSweepIntervalMs,
   onObjectCreated: async ({ key }) => {
     if (!store || !key.startsWith(PENDING_UPLOAD_PREFIX)) return;
     logger.info({ event: "upload_finished", key, outcome: await store.finishUpload(key) });
@@ -38,8 +43,12 @@ function createSite(base: string): Hono {
   store = createImageStore({ config, clients });
   const app = createApp({ config, store, logger });
   mountLocalMedia(app, clients.s3, config.bucketName);
+  events = createDevEvents({ config, clients, feed: aws.changes, logger });
+  app.route("/", events.routes);
   return createDevelopmentSite(app);
 }
+
+let events: DevEvents | undefined;
 
 let site: Hono | undefined;
 const server = serve({ fetch: (request, env) => site!.fetch(request, env), port, hostname: host }, (info) => {
@@ -72,6 +81,7 @@ async function stop(signal: string) {
   stopping = true;
   console.log(`\n${signal}: stopping`);
   server.close();
+  events?.stop();
   await aws.stop();
   process.exit(0);
 }
