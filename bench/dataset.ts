@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { processImage } from "@images/core";
 import type { Db } from "@images/core/db/service";
+import { shardOf } from "@images/core/image/listing-shards";
 import { listingFields, type ImageRecord } from "@images/core/image/records";
 import sharp from "sharp";
 
@@ -113,8 +114,11 @@ export async function tinyPngShape(): Promise<StoredShape> {
   };
 }
 
-/** `count` image records, newest up to an hour before `now`, spread over two years. */
-export function makeImages(count: number, now: Date, shape: StoredShape, seed = 7): ImageRecord[] {
+/**
+ * `count` image records, newest up to an hour before `now`, spread over two years, each in its
+ * write shard of `shards` (the store's LISTING_SHARDS, as an upload would place it).
+ */
+export function makeImages(count: number, now: Date, shape: StoredShape, seed = 7, shards = 4): ImageRecord[] {
   const next = random(seed);
   const newest = now.getTime() - 3_600_000;
   const records: ImageRecord[] = [];
@@ -133,6 +137,7 @@ export function makeImages(count: number, now: Date, shape: StoredShape, seed = 
       userId,
       uploadTime,
       month: uploadTime.slice(0, 7),
+      shard: shardOf(imageId, shards),
       title: `image ${i}`,
       tags: [...tags].sort(),
       contentType: shape.contentType,
@@ -194,6 +199,10 @@ export async function seedImages(db: Db, records: ImageRecord[], concurrency = 1
     if (unprocessed.length > 0) throw new Error(`seeding left ${unprocessed.length} items unprocessed`);
   });
   const earliest = records.reduce((min, record) => (record.month < min ? record.month : min), "9999-12");
-  await catalog.put({ earliestMonth: earliest }).go();
+  // As uploads note them: each month with the shards its images were written over.
+  const shards = new Map<string, number>();
+  for (const { month, shard } of records) shards.set(month, Math.max(shards.get(month) ?? 0, shard + 1));
+  const monthShards = [...shards].map(([month, count]) => `${month}=${count}`);
+  await catalog.put({ earliestMonth: earliest, ...(monthShards.length ? { monthShards } : {}) }).go();
   return records.length + tagItems.length;
 }

@@ -18,6 +18,7 @@ import { serve } from "@hono/node-server";
 import { createApp, createLogger, signDevelopmentToken } from "@images/api";
 import { createAwsClients, createImageStore, loadConfig, processImage } from "@images/core";
 import { createDb } from "@images/core/db/service";
+import { shardOf } from "@images/core/image/listing-shards";
 import { createLinkSigner } from "@images/core/storage/link-signer";
 import type { ImageRecord, ListingRecord } from "@images/core/image/records";
 import { startLocalAws } from "@images/local";
@@ -34,7 +35,7 @@ const config = loadConfig({
 const store = createImageStore({ config, clients: createAwsClients(config) });
 const app = createApp({ config, store, logger: createLogger({ level: process.env.LOG_LEVEL ?? "info" }) });
 
-const seeded = makeImages(1000, new Date(), await tinyPngShape(), 11);
+const seeded = makeImages(1000, new Date(), await tinyPngShape(), 11, config.listingShards);
 await seedImages(createDb(createAwsClients(config).dynamo, config.tableName), seeded);
 
 // --- The direct path: what any implementation must do for the same answers ---
@@ -56,12 +57,12 @@ const bucket = config.bucketName;
 const after = (time: string, id: string) => `uploadTime_${time}#imageId_${id}`;
 /** The image item and its tag items, keyed as the ElectroDB entities key them. */
 function itemsOf(record: ImageRecord) {
-  const { month, revision, ...listing } = record;
+  const { month, shard, revision, ...listing } = record;
   const image = {
     ...record,
     pk: `$images#imageId_${record.imageId}`,
     sk: "$imageRecord#image_1",
-    gsi1pk: `$images#month_${month}`,
+    gsi1pk: `$images#month_${month}#shard_${shard}`,
     gsi1sk: `$image_1#${after(record.uploadTime, record.imageId)}`,
     gsi2pk: `$images#userId_${record.userId}`,
     gsi2sk: `$image_1#${after(record.uploadTime, record.imageId)}`,
@@ -72,9 +73,10 @@ function itemsOf(record: ImageRecord) {
   const tags = record.tags.map((tag) => ({
     ...(listing as ListingRecord),
     tag,
+    shard,
     pk: `$images#imageId_${record.imageId}`,
     sk: `$imageRecord#imageTag_1#tag_${tag}`,
-    gsi1pk: `$images#tag_${tag}`,
+    gsi1pk: `$images#tag_${tag}#shard_${shard}`,
     gsi1sk: `$imageTag_1#${after(record.uploadTime, record.imageId)}`,
     gsi2pk: `$images#userId_${record.userId}#tag_${tag}`,
     gsi2sk: `$imageTag_1#${after(record.uploadTime, record.imageId)}`,
@@ -92,7 +94,8 @@ function checkItemsMatchEntities(record: ImageRecord) {
   const theirs = [
     db.entities.image.create(record).params().Item as object,
     ...record.tags.map(
-      (tag) => db.entities.imageTag.create({ ...(record as ListingRecord), tag }).params().Item as object,
+      (tag) =>
+        db.entities.imageTag.create({ ...(record as ListingRecord), shard: record.shard, tag }).params().Item as object,
     ),
   ];
   const mine = [ours.image, ...ours.tags];
@@ -146,18 +149,32 @@ async function getDirect(imageId: string, signing?: Signing) {
   return { ...Item, download_url: download, thumbnail_url: thumbnail };
 }
 
-/** A tag's newest 20 (and whether there are more), each with its thumbnail's link unless `links` is false. */
+/**
+ * A tag's newest 20 (and whether there are more), each with its thumbnail's link unless `links`
+ * is false. The tag is spread over the store's write shards: the shortest way to the same answer
+ * is one round, each shard asked for 21 and the answers merged.
+ */
 async function listDirect(tag: string, links = true, signing?: Signing) {
-  const out = await dynamo.send(
-    new QueryCommand({
-      TableName: table,
-      IndexName: "gsi1",
-      KeyConditionExpression: "gsi1pk = :pk AND begins_with(gsi1sk, :sk)",
-      ExpressionAttributeValues: { ":pk": `$images#tag_${tag}`, ":sk": "$imageTag_1#uploadTime_" },
-      ScanIndexForward: false,
-      Limit: 21,
-    }),
+  const shards = await Promise.all(
+    Array.from({ length: config.listingShards }, (_, shard) =>
+      dynamo.send(
+        new QueryCommand({
+          TableName: table,
+          IndexName: "gsi1",
+          KeyConditionExpression: "gsi1pk = :pk AND begins_with(gsi1sk, :sk)",
+          ExpressionAttributeValues: { ":pk": `$images#tag_${tag}#shard_${shard}`, ":sk": "$imageTag_1#uploadTime_" },
+          ScanIndexForward: false,
+          Limit: 21,
+        }),
+      ),
+    ),
   );
+  const out = {
+    Items: shards
+      .flatMap((answer) => answer.Items ?? [])
+      .sort((a, b) => (String(a.gsi1sk) < String(b.gsi1sk) ? 1 : -1))
+      .slice(0, 21),
+  };
   const page = (out.Items ?? []).slice(0, 20);
   const items = links
     ? await Promise.all(
@@ -184,6 +201,7 @@ async function uploadDirect(bytes: Uint8Array, title: string, tags: string[]) {
     userId: "bench-user",
     uploadTime: now.toISOString(),
     month: now.toISOString().slice(0, 7),
+    shard: shardOf(imageId, config.listingShards),
     title,
     tags,
     contentType: "image/jpeg",

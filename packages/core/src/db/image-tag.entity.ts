@@ -13,6 +13,8 @@ export const imageTagSchema = createSchema({
   attributes: {
     ...listingAttributes,
     tag: { type: "string", required: true, readOnly: true },
+    /** The image's write shard: a tag's listing is spread over shards as a month's is. */
+    shard: { type: "number", required: true, readOnly: true },
   },
   indexes: {
     byImage: {
@@ -22,7 +24,7 @@ export const imageTagSchema = createSchema({
     },
     byTag: {
       index: "gsi1",
-      pk: { field: gsi1.partitionKey, composite: ["tag"], casing: "none" },
+      pk: { field: gsi1.partitionKey, composite: ["tag", "shard"], casing: "none" },
       sk: { field: gsi1.sortKey, composite: ["uploadTime", "imageId"], casing: "none" },
     },
     byUserTag: {

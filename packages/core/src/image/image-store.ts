@@ -22,6 +22,7 @@ import {
 } from "./image.schema.ts";
 import { createLargeUploads, uploadToImageInfo, type LargeUploadStarted } from "./large-uploads.ts";
 import { createListing, monthOf } from "./listing.ts";
+import { shardOf } from "./listing-shards.ts";
 import { createMonthCatalog } from "./month-catalog.ts";
 import { createDecodeSlots } from "./decode-slots.ts";
 import { createDelivery } from "./delivery.ts";
@@ -88,7 +89,8 @@ export function createImageStore({
     dynamo: clients.dynamo,
     cursorSecret: config.cursorSecret,
     now,
-    earliestMonth: () => months.earliestMonth().catch((error) => Promise.reject(toAppError(error, "listing images"))),
+    shards: config.listingShards,
+    catalog: () => months.read().catch((error) => Promise.reject(toAppError(error, "listing images"))),
   });
 
   /** A page of images, each with a short-lived link to its thumbnail for a grid to show. */
@@ -246,6 +248,7 @@ export function createImageStore({
       userId,
       uploadTime: uploadTime.toISOString(),
       month: monthOf(uploadTime.toISOString()),
+      shard: shardOf(imageId, config.listingShards),
       title: metadata.title,
       description: metadata.description ?? undefined,
       tags: metadata.tags,
@@ -264,7 +267,7 @@ export function createImageStore({
     const keys = objectKeysOf(record);
 
     try {
-      await months.noteMonth(record.month);
+      await months.noteMonth(record.month, config.listingShards);
       await settleAll([
         objects.put(record.objectKey, processed.body, processed.contentType),
         storeRenditions(objects, renditions, processed.ladder),

@@ -12,6 +12,7 @@ import { AppError, isAppError, isConditionFailure, toAppError } from "../errors.
 import { objectKeys, PENDING_UPLOAD_PREFIX, type ObjectStore } from "../storage/object-store.ts";
 import { LargeUploadRequest, UserId, type ImageInfo } from "./image.schema.ts";
 import { monthOf } from "./listing.ts";
+import { shardOf } from "./listing-shards.ts";
 import type { MonthCatalog } from "./month-catalog.ts";
 import { ACCEPTED_TYPES, checkImage, encodeWithLadder, isAcceptedType, undecodableData } from "./processing.ts";
 import { listingFields, objectKeysOf, type ImageRecord } from "./records.ts";
@@ -355,7 +356,7 @@ export function createLargeUploads({
         );
         return "failed";
       }
-      await months.noteMonth(monthOf(upload.uploadTime));
+      await months.noteMonth(monthOf(upload.uploadTime), config.listingShards);
       // Lambda keeps /tmp between invocations: the folder goes whatever happens in it, and what a
       // crashed run left is swept by the next one.
       await sweepStaleFolders();
@@ -378,6 +379,7 @@ export function createLargeUploads({
         userId: upload.userId,
         uploadTime: upload.uploadTime,
         month: monthOf(upload.uploadTime),
+        shard: shardOf(imageId, config.listingShards),
         title: upload.title,
         description: upload.description,
         tags: upload.tags,

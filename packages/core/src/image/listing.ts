@@ -4,10 +4,12 @@ import { TABLE, type GlobalIndexName } from "../db/table.ts";
 import { toAppError } from "../errors.ts";
 import { decodeCursor, encodeCursor, filterDigest } from "./cursor.ts";
 import { ListFilter, type ParsedListFilter } from "./image.schema.ts";
+import type { CatalogView } from "./month-catalog.ts";
 import type { ListingRecord } from "./records.ts";
 import { parseOrThrow } from "./validate.ts";
 
 type RawItem = Record<string, unknown>;
+type Key = Record<string, unknown>;
 /** An ElectroDB query chain before its sort-key condition; loosely typed across entities. */
 interface QueryChain {
   between(from: object, to: object): QueryChain;
@@ -16,11 +18,18 @@ interface QueryChain {
   params(options: object): Record<string, unknown>;
 }
 
+/** One partition of a listing, stored over `shards` write shards (listing-shards.ts). */
+interface Partition {
+  /** The month of the all-images listing; "" elsewhere. */
+  name: string;
+  shards: number;
+  query(shard: number): QueryChain;
+}
+
 /** One way to answer a filter: the index it reads and the partitions it walks, newest first. */
 interface Plan {
   index: GlobalIndexName;
-  partitions: string[];
-  query(partition: string): QueryChain;
+  partitions: Partition[];
   parse(items: RawItem[]): ListingRecord[];
   /** The all-images listing is spread over month partitions; the others have one. */
   bucketed: boolean;
@@ -53,14 +62,22 @@ export interface ListingDeps {
   dynamo: DynamoDBDocumentClient;
   cursorSecret: string;
   now: () => Date;
-  /** The oldest month that holds an image, or null when there is none. */
-  earliestMonth: () => Promise<string | null>;
+  /** LISTING_SHARDS: the shards this process writes over, read in every sharded partition at least. */
+  shards: number;
+  /** The catalog item: the oldest month holding an image, the shards each month was written over. */
+  catalog: () => Promise<CatalogView>;
 }
 
 /**
  * Lists images newest first with any combination of owner, tag and date range. Every
  * combination is a Query on an index keyed for it, with the range as a key condition; a page
- * reads its items plus one look-ahead item that tells whether another page exists.
+ * reads its items plus a look-ahead that tells whether another page exists.
+ *
+ * The all-images listing (by month) and the tag listing are spread over write shards: a page
+ * queries each shard in parallel, merges them newest first and asks more of a shard only while
+ * its items might still belong to the page (see `readPartition`). A cursor is the key of the
+ * last item returned: every shard continues from that place, since none holds an unreturned
+ * item newer than it.
  */
 export function createListing(deps: ListingDeps) {
   const { image, imageTag } = deps.db.entities;
@@ -70,41 +87,38 @@ export function createListing(deps: ListingDeps) {
     const parseTags = (items: RawItem[]) => imageTag.parse({ Items: items }).data as ListingRecord[];
     const { userId, tag } = f;
     if (userId !== undefined && tag !== undefined) {
-      return {
-        index: "gsi2",
-        partitions: [""],
-        bucketed: false,
-        parse: parseTags,
-        query: () => imageTag.query.byUserTag({ userId, tag }) as unknown as QueryChain,
-      };
-    }
-    if (tag !== undefined) {
-      return {
-        index: "gsi1",
-        partitions: [""],
-        bucketed: false,
-        parse: parseTags,
-        query: () => imageTag.query.byTag({ tag }) as unknown as QueryChain,
-      };
+      const query = () => imageTag.query.byUserTag({ userId, tag }) as unknown as QueryChain;
+      return { index: "gsi2", partitions: [{ name: "", shards: 1, query }], bucketed: false, parse: parseTags };
     }
     if (userId !== undefined) {
-      return {
-        index: "gsi2",
-        partitions: [""],
-        bucketed: false,
-        parse: parseImages,
-        query: () => image.query.byUser({ userId }) as unknown as QueryChain,
-      };
+      const query = () => image.query.byUser({ userId }) as unknown as QueryChain;
+      return { index: "gsi2", partitions: [{ name: "", shards: 1, query }], bucketed: false, parse: parseImages };
     }
-    const earliest = await deps.earliestMonth();
+    const catalog = await deps.catalog();
     const oldestWanted = range.from ? monthOf(range.from.toISOString()) : "0000-00";
+    const newestWanted = monthOf(range.to.toISOString());
+    const shardsIn = (month: string) => Math.max(deps.shards, catalog.shardsByMonth.get(month) ?? 0);
+    if (tag !== undefined) {
+      // A tag's partition holds every month: each shard any month in the range was written over.
+      let shards = deps.shards;
+      for (const [month, count] of catalog.shardsByMonth) {
+        if (month >= oldestWanted && month <= newestWanted) shards = Math.max(shards, count);
+      }
+      const query = (shard: number) => imageTag.query.byTag({ tag, shard }) as unknown as QueryChain;
+      return { index: "gsi1", partitions: [{ name: "", shards, query }], bucketed: false, parse: parseTags };
+    }
+    const earliest = catalog.earliestMonth;
     const oldest = earliest && earliest > oldestWanted ? earliest : oldestWanted;
+    const months = earliest === null ? [] : monthsBetween(oldest, newestWanted);
     return {
       index: "gsi1",
-      partitions: earliest === null ? [] : monthsBetween(oldest, monthOf(range.to.toISOString())),
+      partitions: months.map((month) => ({
+        name: month,
+        shards: shardsIn(month),
+        query: (shard) => image.query.byMonth({ month, shard }) as unknown as QueryChain,
+      })),
       bucketed: true,
       parse: parseImages,
-      query: (month) => image.query.byMonth({ month }) as unknown as QueryChain,
     };
   }
 
@@ -131,6 +145,72 @@ export function createListing(deps: ListingDeps) {
     return chain;
   }
 
+  async function send(params: Record<string, unknown>, startKey: Key | undefined) {
+    return deps.dynamo
+      .send(new QueryCommand({ ...params, ExclusiveStartKey: startKey } as never))
+      .catch((error: unknown) => Promise.reject(toAppError(error, "listing images")));
+  }
+
+  /**
+   * The newest `want` items of one partition after `after` (the key of the last item a page
+   * returned), newest first; fewer when the partition holds fewer.
+   *
+   * One shard: one Query (more only when DynamoDB stops at its 1 MB page). Several: each shard
+   * is asked for its share of `want` in parallel; the merge is exact as soon as every shard that
+   * may hold more has its oldest item read at or past the `want`-th place, so the shards whose
+   * items all landed higher are asked for more (a share of the places left), in parallel again,
+   * until none is. Each shard continues from `after` with the shard's own partition key.
+   */
+  async function readPartition(
+    p: Plan,
+    partition: Partition,
+    range: Range,
+    after: Key | undefined,
+    want: number,
+  ): Promise<RawItem[]> {
+    const { partitionKey, sortKey } = TABLE.globalIndexes[p.index];
+    const paramsOf = (shard: number, limit: number) =>
+      withRange(partition.query(shard), range).params({ order: "desc", limit });
+    if (partition.shards === 1) {
+      const found: RawItem[] = [];
+      let startKey = after;
+      do {
+        const page = await send(paramsOf(0, want - found.length), startKey);
+        found.push(...((page.Items ?? []) as RawItem[]));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey && found.length < want);
+      return found;
+    }
+
+    const shards = Array.from({ length: partition.shards }, (_, shard) => ({
+      shard,
+      items: [] as RawItem[],
+      startKey: after && { ...after, [partitionKey]: partitionKeyOf(paramsOf(shard, 1)) },
+      done: false,
+    }));
+    const fetch = async (state: (typeof shards)[number], limit: number) => {
+      const page = await send(paramsOf(state.shard, limit), state.startKey);
+      state.items.push(...((page.Items ?? []) as RawItem[]));
+      state.startKey = page.LastEvaluatedKey;
+      state.done = !page.LastEvaluatedKey;
+    };
+    const newestFirst = (a: RawItem, b: RawItem) => (String(a[sortKey]) < String(b[sortKey]) ? 1 : -1);
+
+    await Promise.all(shards.map((state) => fetch(state, Math.ceil(want / partition.shards))));
+    for (;;) {
+      const merged = shards.flatMap((state) => state.items).sort(newestFirst);
+      const behind = shards.flatMap((state) => {
+        if (state.done) return [];
+        const place = merged.indexOf(state.items.at(-1)!);
+        return merged.length < want || place < want - 1 ? [{ state, place }] : [];
+      });
+      if (behind.length === 0) return merged.slice(0, want);
+      await Promise.all(
+        behind.map(({ state, place }) => fetch(state, Math.max(1, Math.ceil((want - 1 - place) / partition.shards)))),
+      );
+    }
+  }
+
   return async function list(input: ListFilter): Promise<{ items: ListingRecord[]; nextCursor: string | null }> {
     const f = parseOrThrow(ListFilter, input);
     const digest = filterDigest([f.userId, f.tag, f.from?.toISOString(), f.to?.toISOString()]);
@@ -143,23 +223,17 @@ export function createListing(deps: ListingDeps) {
     let partitions = p.partitions;
     if (position && p.bucketed) {
       const month = position.month ?? "";
-      partitions = partitions.filter((candidate) => candidate <= month);
-      if (partitions[0] !== month) partitions = [];
+      partitions = partitions.filter((candidate) => candidate.name <= month);
+      if (partitions[0]?.name !== month) partitions = [];
     }
 
     const want = f.limit + 1;
     const found: RawItem[] = [];
     for (const [i, partition] of partitions.entries()) {
       if (found.length >= want) break;
-      let startKey: Record<string, unknown> | undefined = i === 0 ? position?.key : undefined;
-      do {
-        const params = withRange(p.query(partition), range).params({ order: "desc", limit: want - found.length });
-        const page = await deps.dynamo
-          .send(new QueryCommand({ ...params, ExclusiveStartKey: startKey } as never))
-          .catch((error: unknown) => Promise.reject(toAppError(error, "listing images")));
-        found.push(...((page.Items ?? []) as RawItem[]));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey && found.length < want);
+      found.push(
+        ...(await readPartition(p, partition, range, i === 0 ? position?.key : undefined, want - found.length)),
+      );
     }
 
     const returned = found.slice(0, f.limit);
@@ -174,4 +248,9 @@ export function createListing(deps: ListingDeps) {
     }
     return { items: p.parse(returned), nextCursor };
   };
+}
+
+/** The partition key value of an ElectroDB query's params (its key condition is `#pk = :pk`). */
+function partitionKeyOf(params: Record<string, unknown>): string {
+  return String((params.ExpressionAttributeValues as Record<string, unknown>)[":pk"]);
 }

@@ -50,11 +50,14 @@ export function toImageInfo(record: ListingRecord, bucket: string): ImageInfo {
 /** The image item: the listing fields plus what only the image itself keeps. */
 export interface ImageRecord extends ListingRecord {
   month: string;
+  /** Its write shard in the month's and each tag's listing partitions (listing-shards.ts). */
+  shard: number;
   revision: number;
 }
 
-/** What a tag item copies from its image. */
-export const listingFields = (record: ImageRecord): ListingRecord => ({
+/** What a tag item copies from its image: the listing's fields and the image's shard. */
+export const listingFields = (record: ImageRecord): ListingRecord & { shard: number } => ({
+  shard: record.shard,
   imageId: record.imageId,
   userId: record.userId,
   uploadTime: record.uploadTime,

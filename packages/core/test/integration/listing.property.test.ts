@@ -8,8 +8,11 @@ import { startTestStore, type TestStore } from "../support/local-store.ts";
 
 /**
  * Listing and paging, checked against a plain in-memory model on data fast-check makes up:
- * any images, any filter, any page size; every page walk must equal the model's answer.
+ * any images, any filter, any page size; every page walk must equal the model's answer. Each
+ * image is stored by a process configured with its own LISTING_SHARDS and the listing read by
+ * another, so write sharding and a change of it lose no item.
  */
+const SHARD_COUNTS = [1, 2, 4, 8] as const;
 const DAY = 86_400_000;
 const START = Date.UTC(2025, 10, 20);
 
@@ -27,6 +30,7 @@ const imageArbitrary = fc.record({
   tags: fc.subarray(["x", "y", "z"]),
   // Within a few months around a year's end, so month buckets and years both turn over; some share an instant.
   time: fc.oneof(fc.integer({ min: START, max: START + 90 * DAY }), fc.constant(START + 40 * DAY)),
+  shards: fc.constantFrom(...SHARD_COUNTS),
 });
 const filterArbitrary = fc.record(
   {
@@ -46,14 +50,18 @@ describe("listing, property-based", () => {
         fc.array(imageArbitrary, { maxLength: 18 }),
         filterArbitrary,
         fc.integer({ min: 1, max: 5 }),
-        async (seed, filter, limit) => {
+        fc.constantFrom(...SHARD_COUNTS),
+        async (seed, filter, limit, readerShards) => {
           const tableName = `${t.config.tableName}-p${tables++}`;
           await ensureTable(t.clients.dynamo, tableName);
-          const store = createImageStore({ config: { ...t.config, tableName }, clients: t.clients, log: () => {} });
+          const storeWith = (listingShards: number) =>
+            createImageStore({ config: { ...t.config, tableName, listingShards }, clients: t.clients, log: () => {} });
+          const writers = new Map(SHARD_COUNTS.map((count) => [count, storeWith(count)]));
+          const store = storeWith(readerShards);
           const images: ImageInfo[] = [];
           for (const image of seed) {
             images.push(
-              await store.create({
+              await writers.get(image.shards)!.create({
                 userId: image.user,
                 title: "p",
                 tags: image.tags,

@@ -43,6 +43,7 @@ const storedImage = {
   userId: "alice",
   uploadTime: "2026-11-24T19:30:00.000Z",
   month: "2026-11",
+  shard: 0,
   title: "Sunset",
   tags: ["beach"],
   contentType: "image/png",
