@@ -20,6 +20,7 @@ export default $config({
     const { httpApi, finishUploadFunction, finishUploadFailures } = await import("./infra/api");
     const { deployGallery, galleryUrl } = await import("./infra/web");
     const { mediaUrl } = await import("./infra/media");
+    const { eventBus, tableStreamFailures, webhooks } = await import("./infra/events");
     deployGallery({ apiUrl: httpApi.url, authUrl, userPoolClientId: userPoolClient.id });
     return {
       apiUrl: httpApi.url,
@@ -35,6 +36,10 @@ export default $config({
       // Uploads that finishing gave up on (README: "When finishing fails").
       finishUploadFailuresQueueUrl: finishUploadFailures.url,
       finishUploadFunctionName: finishUploadFunction.name,
+      // Image events (README "Events"): the bus, and where what could not be delivered waits.
+      eventBusName: eventBus.name,
+      tableStreamFailuresQueueUrl: tableStreamFailures.url,
+      ...(webhooks ? { webhookFailuresQueueUrl: webhooks.failures.url } : {}),
     };
   },
 });

@@ -22,14 +22,14 @@ import { mediaEnvironment, mediaPrivateKey } from "./media";
  * rendition URLs, also gets the media distribution's address and key pair id by environment and
  * the private key by the MediaPrivateKey secret (infra/media.ts).
  */
-const link = [cursorSecret];
-const environment = {
+export const link = [cursorSecret];
+export const environment = {
   ...tokenSettings,
   TABLE_NAME: table.name,
   BUCKET_NAME: bucket.name,
   CORS_ALLOWED_ORIGINS: corsAllowedOrigins.join(","),
 };
-const nodejs = {
+export const nodejs = {
   minify: true,
   // sharp loads a native libvips: installed for linux-arm64 into the package, not bundled.
   install: { sharp: corePackage.dependencies.sharp },

@@ -12,6 +12,8 @@ import {
   actionsOf,
   API_FUNCTION_CALLS,
   FINISH_UPLOAD_FUNCTION_CALLS,
+  LAMBDA_SIDE_CALLS,
+  TABLE_STREAM_FUNCTION_CALLS,
   type Call,
 } from "./permissions.ts";
 
@@ -124,7 +126,7 @@ function callsIn(source: string, patterns: Map<string, "Query" | "QueryIndex">):
     if (/\bcollections\.\w+\(/.test(text)) found.push("Query");
   }
   // A listing may build its query with ElectroDB and send it itself.
-  for (const [, pattern] of text.matchAll(/\.query\.(\w+)\(/g))
+  for (const [, pattern] of text.matchAll(/\.query\s*\.(\w+)\(/g))
     found.push(patterns.get(pattern!) ?? `query.${pattern}`);
   return found;
 }
@@ -175,10 +177,10 @@ describe("the functions' rights, against the calls written in the code", () => {
 
   it("grants some function every action those calls need, and no action none of them needs", () => {
     const needed = actionsOf([...found.keys()].filter(isCall));
-    const granted = actionsOf([...API_FUNCTION_CALLS, ...FINISH_UPLOAD_FUNCTION_CALLS]);
-    // Lambda, not the code, sends to the failure destination (with the function's role).
-    const { failures, ...grantedToCode } = granted;
-    expect(failures).toEqual(["sqs:SendMessage"]);
+    const granted = actionsOf([...API_FUNCTION_CALLS, ...FINISH_UPLOAD_FUNCTION_CALLS, ...TABLE_STREAM_FUNCTION_CALLS]);
+    // Lambda, not the code, sends to the failure destination and reads the stream (with the function's role).
+    const { failures, stream, ...grantedToCode } = granted;
+    expect({ failures, stream }).toEqual(actionsOf(LAMBDA_SIDE_CALLS));
     expect(grantedToCode).toEqual(needed);
   });
 });
@@ -204,7 +206,7 @@ function callsOfCommand(command: string, input: Record<string, any>): string[] {
 
 describe("each function's rights, against what its code calls at work", () => {
   let t: TestApi;
-  const seen = { api: new Set<string>(), finish: new Set<string>() };
+  const seen = { api: new Set<string>(), finish: new Set<string>(), stream: new Set<string>() };
   let watching: keyof typeof seen = "api";
   let failParts = false;
 
@@ -316,5 +318,83 @@ describe("each function's rights, against what its code calls at work", () => {
     // Assess: Lambda, not the code, sends a failed event to the queue.
     seen.finish.add("SendToFailureQueue");
     expect([...seen.finish].sort()).toEqual([...FINISH_UPLOAD_FUNCTION_CALLS].sort());
+  });
+});
+
+describe("the stream function's rights, against what its code calls at work", () => {
+  it("calls exactly TABLE_STREAM_FUNCTION_CALLS (Lambda's own aside) for events and a TTL purge", async () => {
+    const { startLocalAws } = await import("@images/local");
+    const { createAwsClients, createImageStore, loadConfig } = await import("@images/core");
+    const { createImageEventConsumer } = await import("../packages/core/src/events/consumer.ts");
+    const { createBusPublisher } = await import("../packages/core/src/events/event-bus.ts");
+    const { EventBridgeClient } = await import("@aws-sdk/client-eventbridge");
+    const { UpdateCommand } = await import("@aws-sdk/lib-dynamodb");
+    const { createDb } = await import("../packages/core/src/db/service.ts");
+    const { tinyPng } = await import("../packages/core/test/support/fixtures.ts");
+    const local = await startLocalAws({ ttlSweepIntervalMs: 0 });
+    try {
+      const config = loadConfig({ ...local.env, AWS_ENDPOINT_GUARD: "local" });
+      const clients = createAwsClients(config);
+      const store = createImageStore({ config, clients, log: () => {} });
+      // Prepare: an image, edited, trashed by hand and expired, then swept by the TTL.
+      const image = await store.create({ userId: "alice", title: "t", tags: ["a", "b"], bytes: await tinyPng(3) });
+      await store.update(image.image_id, "alice", { title: "u" });
+      const Key = createDb(clients.dynamo, config.tableName)
+        .entities.image.get({ imageId: image.image_id })
+        .params().Key;
+      await clients.dynamo.send(
+        new UpdateCommand({
+          TableName: config.tableName,
+          Key,
+          UpdateExpression: "SET trashedAt = :at, expires_at = :past",
+          ExpressionAttributeValues: {
+            ":at": new Date().toISOString(),
+            ":past": 1 + Math.floor(Date.now() / 1000) - 60,
+          },
+        }),
+      );
+      expect(await local.sweepExpired()).toBe(1);
+
+      // Act: the consumer on clients that note each call, and a bus client that answers PutEvents itself.
+      const seen = new Set<string>();
+      const watch =
+        (next: (args: { input: object }) => Promise<unknown>, context: { commandName?: string }) =>
+        async (args: { input: object }) => {
+          for (const call of callsOfCommand(context.commandName ?? "unknown", args.input as Record<string, any>))
+            seen.add(call);
+          return next(args);
+        };
+      const bus = new EventBridgeClient({
+        region: "us-east-1",
+        credentials: { accessKeyId: "x", secretAccessKey: "y" },
+      });
+      bus.middlewareStack.add(watch as never, { step: "initialize", name: "watchCalls" });
+      bus.middlewareStack.add(
+        (() => async () => ({ output: { FailedEntryCount: 0, Entries: [] }, response: {} })) as never,
+        {
+          step: "initialize",
+          name: "answerPutEvents",
+          priority: "low",
+        },
+      );
+      clients.dynamo.middlewareStack.add(watch as never, { step: "initialize", name: "watchCalls" });
+      clients.s3.middlewareStack.add(watch as never, { step: "initialize", name: "watchCalls" });
+      const consume = createImageEventConsumer({
+        config,
+        clients,
+        publish: createBusPublisher({
+          client: bus,
+          busName: "bus",
+          webhookSecret: `whsec_${Buffer.alloc(32, 1).toString("base64")}`,
+        }),
+      });
+      const result = await consume(local.changes.records() as never);
+
+      // Assess
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect([...seen, ...LAMBDA_SIDE_CALLS].sort()).toEqual([...TABLE_STREAM_FUNCTION_CALLS].sort());
+    } finally {
+      await local.stop();
+    }
   });
 });

@@ -10,7 +10,7 @@
  */
 
 /** The resources a function's rights can be on. */
-export const TARGETS = ["table", "indexes", "bucket", "objects", "failures"] as const;
+export const TARGETS = ["table", "indexes", "bucket", "objects", "failures", "stream", "bus"] as const;
 export type Target = (typeof TARGETS)[number];
 
 /**
@@ -52,6 +52,12 @@ export const ACTIONS_OF_CALL = {
   PresignPostObject: { objects: ["s3:PutObject"] },
   /** Lambda sends a failed asynchronous event to the failure destination with the function's role. */
   SendToFailureQueue: { failures: ["sqs:SendMessage"] },
+  /** Lambda's event source mapping reads the table's stream with the function's role. */
+  ReadStream: {
+    stream: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+  },
+  /** Image events onto the bus (packages/core/src/events/event-bus.ts). */
+  PutEvents: { bus: ["events:PutEvents"] },
 } as const satisfies Record<string, Partial<Record<Target, readonly string[]>>>;
 
 export type Call = keyof typeof ACTIONS_OF_CALL;
@@ -92,6 +98,23 @@ export const FINISH_UPLOAD_FUNCTION_CALLS = [
   "DeleteObjects",
   "SendToFailureQueue",
 ] as const satisfies readonly Call[];
+
+/**
+ * What the table's stream consumer calls (packages/api/src/handlers/table-stream.ts): the events
+ * onto the bus; for a TTL purge, the image's tag items by a Query of its partition, their
+ * deletes and its objects' delete. Lambda reads the stream and sends what fails to the queue.
+ */
+export const TABLE_STREAM_FUNCTION_CALLS = [
+  "PutEvents",
+  "Query",
+  "DeleteItem",
+  "DeleteObjects",
+  "ReadStream",
+  "SendToFailureQueue",
+] as const satisfies readonly Call[];
+
+/** The calls Lambda makes with a function's role, not its code. */
+export const LAMBDA_SIDE_CALLS = ["SendToFailureQueue", "ReadStream"] as const satisfies readonly Call[];
 
 /** The actions `calls` need, by target, each list sorted and without repeats. */
 export function actionsOf(calls: readonly Call[]): Partial<Record<Target, string[]>> {

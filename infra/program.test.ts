@@ -64,11 +64,19 @@ const Bucket = class extends component("Bucket", ["name", "arn"], { notify: () =
 const resolveStandIn = (values: unknown[]) => ({
   apply: (body: (values: unknown[]) => unknown) => Promise.all(values).then(body),
 });
+/** SST's Dynamo also answers its underlying table, whose stream the events come from. */
+const Dynamo = class extends component("Dynamo", ["name", "arn"]) {
+  get nodes() {
+    const { name } = (this as unknown as { record: Made }).record;
+    return { table: { streamArn: `${name}.streamArn` } };
+  }
+};
 const globals = {
   sst: {
     Secret: component("Secret", ["value"]),
     aws: {
-      Dynamo: component("Dynamo", ["name", "arn"]),
+      Dynamo,
+      Bus: component("Bus", ["name", "arn"]),
       Bucket,
       Function: component("Function", ["arn", "name"]),
       Queue: component("Queue", ["arn", "url"]),
@@ -82,6 +90,15 @@ const globals = {
   },
   aws: {
     getRegionOutput: () => ({ region: "eu-west-1" }),
+    lambda: { EventSourceMapping: component("EventSourceMapping", []) },
+    cloudwatch: {
+      EventConnection: component("EventConnection", ["arn"]),
+      EventRule: component("EventRule", ["name", "arn"]),
+      EventApiDestination: component("EventApiDestination", ["arn"]),
+      EventTarget: component("EventTarget", []),
+    },
+    sqs: { QueuePolicy: component("QueuePolicy", []) },
+    iam: { Role: component("IamRole", ["arn"]) },
     s3: {
       BucketServerSideEncryptionConfiguration: component("BucketServerSideEncryptionConfiguration", []),
       // SST's Bucket makes the bucket's one policy; a second would stop the deploy.
@@ -100,6 +117,7 @@ const globals = {
   $output: (value: unknown) => value,
   $resolve: resolveStandIn,
   $interpolate: (strings: TemplateStringsArray, ...values: unknown[]) => String.raw({ raw: strings }, ...values),
+  $jsonStringify: (value: unknown) => JSON.stringify(value),
   $config: (config: unknown) => config,
 };
 
@@ -334,7 +352,10 @@ describe("least privilege", () => {
   it("grants each function exactly the actions its code calls, on the table, its indexes, the bucket, its objects and the failure queue", () => {
     expect(one("Function", "ApiFunction").args.permissions).toEqual([
       table,
-      { actions: ["dynamodb:Query"], resources: ["ImagesTable.arn/index/gsi1", "ImagesTable.arn/index/gsi2"] },
+      {
+        actions: ["dynamodb:Query"],
+        resources: Object.keys(stackTableArgs().globalIndexes).map((index) => `ImagesTable.arn/index/${index}`),
+      },
       bucket,
       { actions: ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], resources: ["ImagesBucket.arn/*"] },
     ]);
@@ -351,12 +372,13 @@ describe("least privilege", () => {
   });
 
   it("grants no wildcard action, and nothing on any resource but the stack's own", () => {
-    const ours = /^(ImagesTable\.arn(\/index\/gsi[12])?|ImagesBucket\.arn(\/\*)?|FinishUploadFailures\.arn)$/;
-    for (const name of ["ApiFunction", "FinishUploadFunction"]) {
+    const ours =
+      /^(ImagesTable\.(arn(\/index\/gsi\d+)?|streamArn)|ImagesBucket\.arn(\/\*)?|(FinishUpload|TableStream)Failures\.arn|ImageEvents\.arn)$/;
+    for (const name of ["ApiFunction", "FinishUploadFunction", "TableStreamFunction"]) {
       const statements = one("Function", name).args.permissions as { actions: string[]; resources: string[] }[];
       expect(statements.length).toBeGreaterThan(0);
       for (const { actions, resources } of statements) {
-        for (const action of actions) expect(action, name).toMatch(/^(dynamodb|s3|sqs):[A-Za-z]+$/);
+        for (const action of actions) expect(action, name).toMatch(/^(dynamodb|s3|sqs|events):[A-Za-z]+$/);
         for (const resource of resources) expect(resource, name).toMatch(ours);
       }
       expect(one("Function", name).args.policies, name).toBeUndefined();
@@ -805,3 +827,161 @@ console.log(JSON.stringify({
   scalar: { candidates: scalarScriptCandidates(), fromBundle: installedScalarScript(import.meta.url) },
 }));
 `;
+
+describe("image events", () => {
+  const WEBHOOKS = { WEBHOOK_ENDPOINTS: "https://hooks.example.com/images, https://other.example.org/in" };
+  let hooked: StackRun;
+  beforeAll(async () => {
+    hooked = await runStack("Alice_Dev", WEBHOOKS);
+  });
+
+  it("streams every change of the table with the item before and after", () => {
+    expect(one("Dynamo", "ImagesTable").args.stream).toBe("new-and-old-images");
+  });
+
+  it("feeds the stream to its function from the oldest record, bisecting, naming failed records, then to a queue", () => {
+    const mapping = one("EventSourceMapping", "TableStreamMapping").args;
+    expect(mapping).toEqual({
+      eventSourceArn: "ImagesTable.streamArn",
+      functionName: "TableStreamFunction.arn",
+      startingPosition: "TRIM_HORIZON",
+      batchSize: 100,
+      maximumBatchingWindowInSeconds: 1,
+      bisectBatchOnFunctionError: true,
+      functionResponseTypes: ["ReportBatchItemFailures"],
+      maximumRetryAttempts: 10,
+      maximumRecordAgeInSeconds: 86_400,
+      destinationConfig: { onFailure: { destinationArn: "TableStreamFailures.arn" } },
+    });
+    expect(transformed(one("Queue", "TableStreamFailures"), "queue")).toEqual({
+      messageRetentionSeconds: 14 * 24 * 3600,
+    });
+    const file = "packages/api/src/handlers/table-stream.ts";
+    const fn = one("Function", "TableStreamFunction").args;
+    expect(fn.handler).toBe(file.replace(/\.ts$/, ".handler"));
+    expect(readFileSync(join(import.meta.dirname, "..", file), "utf8")).toMatch(/export async function handler\b/);
+    expect(fn).toMatchObject({ runtime: "nodejs22.x", architecture: "arm64" });
+    expect(fn.environment).toEqual({
+      ...one("Function", "FinishUploadFunction").args.environment,
+      EVENT_BUS_NAME: "ImageEvents.name",
+    });
+    expect(outputs).toMatchObject({
+      eventBusName: "ImageEvents.name",
+      tableStreamFailuresQueueUrl: "TableStreamFailures.url",
+    });
+  });
+
+  it("grants the stream function exactly what it and Lambda call for it: the stream, the bus, a Query, tag deletes, object deletes, the queue", () => {
+    expect(one("Function", "TableStreamFunction").args.permissions).toEqual([
+      { actions: ["dynamodb:DeleteItem", "dynamodb:Query"], resources: ["ImagesTable.arn"] },
+      { actions: ["s3:DeleteObject"], resources: ["ImagesBucket.arn/*"] },
+      { actions: ["sqs:SendMessage"], resources: ["TableStreamFailures.arn"] },
+      {
+        actions: [
+          "dynamodb:DescribeStream",
+          "dynamodb:GetRecords",
+          "dynamodb:GetShardIterator",
+          "dynamodb:ListStreams",
+        ],
+        resources: ["ImagesTable.streamArn"],
+      },
+      { actions: ["events:PutEvents"], resources: ["ImageEvents.arn"] },
+    ]);
+    expect(one("Function", "TableStreamFunction").args.link).toHaveLength(1);
+  });
+
+  it("declares the bus, and no webhook when WEBHOOK_ENDPOINTS names none", () => {
+    expect(one("Bus", "ImageEvents").args).toEqual({});
+    expect(dev.made.filter((m) => m.kind.startsWith("Event") && m.kind !== "EventSourceMapping")).toEqual([]);
+    expect(dev.made.filter((m) => m.kind === "Secret" && m.name === "WebhookSecret")).toEqual([]);
+  });
+
+  it("delivers every image event to each configured endpoint by an API destination, signed, with retries and a queue", () => {
+    const rule = hooked.one("EventRule", "WebhookRule").args;
+    expect(rule.eventBusName).toBe("ImageEvents.name");
+    expect(JSON.parse(rule.eventPattern as string)).toEqual({
+      source: ["images"],
+      "detail-type": [
+        "image.ready",
+        "image.failed",
+        "image.updated",
+        "image.trashed",
+        "image.restored",
+        "image.deleted",
+      ],
+    });
+    expect(hooked.made.filter((m) => m.kind === "EventApiDestination").map((m) => m.args)).toEqual([
+      {
+        connectionArn: "WebhookConnection.arn",
+        httpMethod: "POST",
+        invocationEndpoint: "https://hooks.example.com/images",
+        invocationRateLimitPerSecond: 50,
+      },
+      {
+        connectionArn: "WebhookConnection.arn",
+        httpMethod: "POST",
+        invocationEndpoint: "https://other.example.org/in",
+        invocationRateLimitPerSecond: 50,
+      },
+    ]);
+    const targets = hooked.made.filter((m) => m.kind === "EventTarget");
+    expect(targets.map((t) => t.args.arn)).toEqual(["Webhook0.arn", "Webhook1.arn"]);
+    for (const target of targets) {
+      expect(target.args).toEqual({
+        rule: "WebhookRule.name",
+        eventBusName: "ImageEvents.name",
+        arn: expect.any(String),
+        roleArn: "WebhookInvokeRole.arn",
+        // The body is the event as the stream function signed it; the headers come from beside it.
+        inputPath: "$.detail.event",
+        httpTarget: {
+          headerParameters: {
+            "content-type": "application/cloudevents+json; charset=utf-8",
+            "webhook-id": "$.detail.webhook.id",
+            "webhook-timestamp": "$.detail.webhook.timestamp",
+            "webhook-signature": "$.detail.webhook.signature",
+          },
+        },
+        retryPolicy: { maximumRetryAttempts: 185, maximumEventAgeInSeconds: 86_400 },
+        deadLetterConfig: { arn: "WebhookFailures.arn" },
+      });
+    }
+    // The role may invoke these destinations and nothing else; the queue takes only this rule's.
+    const role = hooked.one("IamRole", "WebhookInvokeRole").args;
+    expect(JSON.parse(role.assumeRolePolicy as string).Statement).toEqual([
+      { Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sts:AssumeRole" },
+    ]);
+    expect(JSON.parse(role.inlinePolicies[0].policy as string).Statement).toEqual([
+      { Effect: "Allow", Action: "events:InvokeApiDestination", Resource: ["Webhook0.arn", "Webhook1.arn"] },
+    ]);
+    const policy = JSON.parse(hooked.one("QueuePolicy", "WebhookFailuresPolicy").args.policy as string);
+    expect(policy.Statement).toEqual([
+      {
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        Action: "sqs:SendMessage",
+        Resource: "WebhookFailures.arn",
+        Condition: { ArnEquals: { "aws:SourceArn": "WebhookRule.arn" } },
+      },
+    ]);
+    // The signing key reaches the stream function by link, as packages/core/src/config.ts reads it.
+    const secret = hooked.one("Secret", "WebhookSecret");
+    expect(
+      hooked.one("Function", "TableStreamFunction").args.link.some((item: { record?: Made }) => item.record === secret),
+    ).toBe(true);
+    expect(hooked.outputs).toMatchObject({ webhookFailuresQueueUrl: "WebhookFailures.url" });
+  });
+
+  it("refuses a webhook endpoint that is not an https URL, naming it", async () => {
+    await expect(runStack("Alice_Dev", { WEBHOOK_ENDPOINTS: "http://plain.example.com/hook" })).rejects.toThrow(
+      /WEBHOOK_ENDPOINTS: http:\/\/plain\.example\.com\/hook/,
+    );
+  });
+
+  it("names the bus source and event types as the code does", async () => {
+    const { BUS_SOURCE } = await import("../packages/core/src/events/event-bus.ts");
+    const { IMAGE_EVENT_TYPES } = await import("../packages/core/src/events/image-events.ts");
+    const rule = JSON.parse(hooked.one("EventRule", "WebhookRule").args.eventPattern as string);
+    expect(rule).toEqual({ source: [BUS_SOURCE], "detail-type": [...IMAGE_EVENT_TYPES] });
+  });
+});

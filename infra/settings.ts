@@ -62,3 +62,17 @@ export const apiThrottle = {
   rateLimit: deploySetting("API_THROTTLE_RATE_LIMIT", 200, 1, 10_000),
   burstLimit: deploySetting("API_THROTTLE_BURST_LIMIT", 400, 1, 5_000),
 };
+
+/**
+ * WEBHOOK_ENDPOINTS: the HTTPS URLs (comma-separated) every image event is posted to, by
+ * EventBridge API destinations (infra/events.ts); empty: events go to the bus alone. Anything
+ * but an https URL stops the deploy, naming it.
+ */
+export const webhookEndpoints = (process.env.WEBHOOK_ENDPOINTS ?? "")
+  .split(",")
+  .map((url) => url.trim())
+  .filter((url) => url !== "")
+  .map((url) => {
+    if (!/^https:\/\/[^\s/?#]+[^\s]*$/.test(url)) throw new Error(`WEBHOOK_ENDPOINTS: ${url} is not an https URL`);
+    return url;
+  });

@@ -14,6 +14,8 @@ const isProduction = $app.stage === "production";
 /** The one table, its keys and indexes derived from packages/core (see infra/table.ts). */
 export const table = new sst.aws.Dynamo("ImagesTable", {
   ...stackTableArgs(),
+  // Every change with the item before and after: the image events come from it (infra/events.ts).
+  stream: "new-and-old-images",
   transform: {
     // SST turns point-in-time recovery on today; say so here, so a change of default cannot drop it.
     table: (args) => {

@@ -27,7 +27,7 @@ const entities = {
 const options = { bucketName: "bucket", source: "/images" };
 const SECRET = `whsec_${Buffer.from("a key of thirty-two bytes, really").toString("base64")}`;
 
-const image: ImageRecord = {
+const image = {
   imageId: "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
   userId: "alice",
   uploadTime: "2026-11-24T19:30:00.000Z",
@@ -43,8 +43,8 @@ const image: ImageRecord = {
   month: "2026-11",
   revision: 1,
   // The listing's write shard (the scale issue's); an entity without it drops it.
-  ...({ shard: 0 } as object),
-};
+  shard: 0,
+} as ImageRecord;
 type Item = Record<string, unknown>;
 const imageItem = (record: ImageRecord = image): Item => entities.image.put(record).params().Item;
 const trashed = (item: Item, at = "2026-11-25T08:00:00.000Z"): Item => ({
@@ -68,6 +68,9 @@ const uploadItem = (state: "pending" | "failed"): Item =>
       expiresAt: 1_800_000_000,
     })
     .params().Item;
+
+const tagItem = (): Item =>
+  entities.imageTag.put({ ...listingFields(image), shard: 0, tag: "beach" } as never).params().Item;
 
 let sequence = 100;
 function change(eventName: ChangeRecord["eventName"], before?: Item, after?: Item, ttl = false): ChangeRecord {
@@ -177,7 +180,7 @@ describe("image events from change records", () => {
   });
 
   it("nothing for tag items, idempotency records and other bookkeeping", () => {
-    const tag = entities.imageTag.put({ ...listingFields(image), shard: 0, tag: "beach" } as never).params().Item;
+    const tag = tagItem();
     expect(imageEventOf(change("INSERT", undefined, tag), options)).toBeUndefined();
     expect(imageEventOf(change("REMOVE", tag, undefined), options)).toBeUndefined();
     const record = entities.idempotency
@@ -208,11 +211,7 @@ describe("webhook signature", () => {
 describe("stream consumer", () => {
   const records = () => [
     change("INSERT", undefined, imageItem()),
-    change(
-      "INSERT",
-      undefined,
-      entities.imageTag.put({ ...listingFields(image), shard: 0, tag: "beach" } as never).params().Item,
-    ),
+    change("INSERT", undefined, tagItem()),
     change("MODIFY", imageItem(), imageItem({ ...image, revision: 2 })),
     change("MODIFY", imageItem({ ...image, revision: 2 }), trashed(imageItem({ ...image, revision: 3 }))),
     change("REMOVE", trashed(imageItem({ ...image, revision: 3 })), undefined, true),
