@@ -33,7 +33,7 @@ export const FORMAT_PIXEL_LIMITS: Partial<Record<AcceptedType, number>> = {
   "image/gif": 22_000_000,
   // Keeps an opaque 4096x4096 (16.8 MP), a common wallpaper size.
   "image/webp": 16_800_000,
-  "image/avif": 7_000_000,
+  "image/avif": 6_000_000,
 };
 
 /** WebP with an alpha channel, or animated (its frames are composed with alpha): 2828x2828. */
