@@ -4,7 +4,7 @@ import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApi, type TestApi } from "../packages/api/test/support/test-api.ts";
+import { sha256, startTestApi, type TestApi } from "../packages/api/test/support/test-api.ts";
 import { fixture } from "../packages/core/test/support/fixtures.ts";
 import { postToS3 } from "../packages/core/test/support/post-upload.ts";
 import {
@@ -270,6 +270,11 @@ describe("each function's rights, against what its code calls at work", () => {
     }
     const patched = await t.call("PATCH", `/images/${image_id}`, { json: { title: "Flowers", tags: ["garden"] } });
     expect(patched.status).toBe(200);
+    const checked = await t.call("POST", "/images/check", { json: { sha256: [sha256(jpeg)] } });
+    expect(checked.status).toBe(200);
+    expect((await t.call("POST", `/images/${image_id}/trash`)).status).toBe(200);
+    expect((await t.call("GET", "/images?trashed=true")).status).toBe(200);
+    expect((await t.call("POST", `/images/${image_id}/restore`)).status).toBe(200);
 
     const pendingKey = await postLarge(jpeg, "image/jpeg");
     const pendingId = pendingKey.slice("uploads/".length);

@@ -69,6 +69,8 @@ export const API_FUNCTION_CALLS = [
   "PutItem",
   "UpdateItem",
   "DeleteItem",
+  // POST /images/check reads the caller's digest items, up to 100 at a time.
+  "BatchGetItem",
   // Every listing reads a GSI.
   "QueryIndex",
   // Direct uploads store their bytes; deletes and refused uploads remove them.

@@ -105,6 +105,7 @@ export function createApp({ config, store, verifyToken, logger = createLogger() 
     ),
   );
   app.on("PATCH", "/images/:image_id", acceptBody({ json: JSON_BODY_LIMIT }));
+  app.on("POST", "/images/check", acceptBody({ json: JSON_BODY_LIMIT }));
 
   registerImageRoutes(app, store);
   // Before the system routes: its /docs page, with Scalar's script served from here, answers first.

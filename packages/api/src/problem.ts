@@ -5,12 +5,10 @@ import { AppError, type ErrorKind, type Issue } from "@images/core";
 
 /** One field the request got wrong: where, and what it must be. */
 const FieldError = z.object({
-  path: z
-    .string()
-    .openapi({
-      description: "The field, dot-separated (`tags.3` is the fourth tag); empty for the whole request.",
-      example: "tags.3",
-    }),
+  path: z.string().openapi({
+    description: "The field, dot-separated (`tags.3` is the fourth tag); empty for the whole request.",
+    example: "tags.3",
+  }),
   message: z
     .string()
     .openapi({ example: "must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks)" }),
@@ -32,6 +30,10 @@ export const Problem = z
       .array(FieldError)
       .optional()
       .openapi({ description: "On a 400: every field error, the first as `detail`." }),
+    existing_image_id: z.string().optional().openapi({
+      description: "On a 409 from an upload with `on_duplicate=reject`: the caller's image uploaded as the same file.",
+      example: "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+    }),
   })
   .openapi("Problem", { description: "RFC 9457 problem details, served as `application/problem+json`." });
 
@@ -76,22 +78,28 @@ export class HttpProblem extends Error {
 }
 
 /** The problem document for `status`. */
-export function problemBody(status: number, detail: string, issues?: Issue[]): z.infer<typeof Problem> {
+export function problemBody(
+  status: number,
+  detail: string,
+  issues?: Issue[],
+  existingImageId?: string,
+): z.infer<typeof Problem> {
   return {
     type: "about:blank",
     title: TITLES[status] ?? "Error",
     status,
     detail,
     ...(issues && issues.length > 0 ? { errors: issues } : {}),
+    ...(existingImageId ? { existing_image_id: existingImageId } : {}),
   };
 }
 
 export function problemResponse(
   status: number,
   detail: string,
-  options: { headers?: Record<string, string>; issues?: Issue[] } = {},
+  options: { headers?: Record<string, string>; issues?: Issue[]; existingImageId?: string } = {},
 ): Response {
-  const body = problemBody(status, detail, options.issues);
+  const body = problemBody(status, detail, options.issues, options.existingImageId);
   return new Response(JSON.stringify(body), {
     status,
     headers: { "content-type": PROBLEM_CONTENT_TYPE, "x-content-type-options": "nosniff", ...options.headers },
@@ -110,6 +118,7 @@ export function errorToResponse(
     if (status >= 500) log("warn", { event: "storage_unavailable", error: String(error.details.cause ?? error) });
     return problemResponse(status, error.message, {
       issues: error.details.issues,
+      existingImageId: error.details.existingImageId,
       headers: retry !== undefined ? { "retry-after": String(retry) } : {},
     });
   }
@@ -145,6 +154,7 @@ export function validationProblem(issues: z.core.$ZodIssue[]): HttpProblem {
 export interface ProblemExample {
   detail: string;
   errors?: Issue[];
+  existing_image_id?: string;
 }
 
 /** A realistic answer for each status, where a route does not give its own. */
@@ -198,7 +208,10 @@ export function problemAnswer(
     description: TITLES[status] ?? "Error",
     ...(HEADERS[status] ? { headers: HEADERS[status] } : {}),
     content: {
-      [PROBLEM_CONTENT_TYPE]: { schema: Problem, example: problemBody(status, example.detail, example.errors) },
+      [PROBLEM_CONTENT_TYPE]: {
+        schema: Problem,
+        example: problemBody(status, example.detail, example.errors, example.existing_image_id),
+      },
     },
   };
 }

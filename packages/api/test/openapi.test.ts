@@ -48,6 +48,9 @@ describe("the OpenAPI document", () => {
         "get /openapi.json",
         "patch /images/{image_id}",
         "post /images/upload",
+        "post /images/check",
+        "post /images/{image_id}/trash",
+        "post /images/{image_id}/restore",
       ].sort(),
     );
   });
@@ -157,12 +160,21 @@ describe("the OpenAPI document", () => {
 
   it("documents the parameters, bodies and statuses of API.md", () => {
     const list = doc.paths["/images"]!.get!;
-    expect(list.parameters!.map((p) => p.name).sort()).toEqual(["cursor", "from", "limit", "tag", "to", "user_id"]);
+    expect(list.parameters!.map((p) => p.name).sort()).toEqual([
+      "cursor",
+      "from",
+      "limit",
+      "tag",
+      "to",
+      "trashed",
+      "user_id",
+    ]);
     const upload = doc.paths["/images/upload"]!.post!;
     expect(upload.requestBody!.required).toBe(true);
     expect(Object.keys(upload.requestBody!.content).sort()).toEqual(["application/json", "multipart/form-data"]);
-    expect(upload.parameters!.map((p) => p.name)).toContain("idempotency-key");
+    expect(upload.parameters!.map((p) => p.name)).toEqual(expect.arrayContaining(["idempotency-key", "on_duplicate"]));
     expect(Object.keys(upload.responses).sort()).toEqual([
+      "200",
       "201",
       "400",
       "401",
@@ -176,8 +188,20 @@ describe("the OpenAPI document", () => {
     expect(Object.keys(doc.paths["/images/{image_id}"]!.get!.responses)).toEqual(
       expect.arrayContaining(["200", "404"]),
     );
+    for (const action of ["trash", "restore"]) {
+      expect(Object.keys(doc.paths[`/images/{image_id}/${action}`]!.post!.responses).sort()).toEqual([
+        "200",
+        "401",
+        "404",
+        "409",
+        "503",
+      ]);
+    }
+    const check = doc.paths["/images/check"]!.post!;
+    expect(Object.keys(check.requestBody!.content)).toEqual(["application/json"]);
+    expect(Object.keys(check.responses).sort()).toEqual(["200", "400", "401", "503"]);
     expect(Object.keys(doc.components.schemas)).toEqual(
-      expect.arrayContaining(["Image", "ImageWithLinks", "ImagePage", "Problem"]),
+      expect.arrayContaining(["Image", "ImageWithLinks", "ImagePage", "Problem", "CheckRequest", "CheckResult"]),
     );
   });
 

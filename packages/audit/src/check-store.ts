@@ -8,8 +8,11 @@ import { PENDING_UPLOAD_PREFIX, TABLE } from "@images/core";
  * thumbnail, every tag item has its image and agrees with it, every object has its item, and an
  * image's object is the file its record describes (its size; with `verifyDigests`, its sha256). A
  * pending upload's object counts as its item until the upload expires, and so do the objects
- * an unfinished delete still names. An audit reads everything, so it Scans: it is a tool for
- * tests and operators, never part of serving a request.
+ * an unfinished delete still names. A trashed image keeps its objects, has no tag items, is in
+ * no listing index (only its owner's trash) and carries the TTL that purges it; every digest
+ * item names only images there and not trashed, and every such image is named by its file's
+ * digest. An audit reads everything, so it Scans: it is a tool for tests and operators, never
+ * part of serving a request.
  */
 export interface Violation {
   rule: string;
@@ -21,6 +24,8 @@ export interface StoreReport {
   /** Images stored before the size ladder, which `npm run renditions:backfill` completes. */
   imagesWithoutRenditions: number;
   tagItems: number;
+  /** Images in their owner's trash (restorable until their TTL purges them). */
+  trashedImages: number;
   pendingUploads: number;
   deletionsInProgress: number;
   objects: number;
@@ -45,7 +50,14 @@ const COPIED_FIELDS = [
   "thumbnailKey",
   "renditions",
   "placeholder",
+  "takenAt",
 ];
+
+/** The listing indexes an image is in unless trashed, and the trash index it is in when trashed. */
+const LISTING_INDEXES = ["gsi1", "gsi2"] as const;
+const TRASH_INDEX = "gsi3";
+const hasKeysOf = (item: Item, index: keyof typeof TABLE.globalIndexes) =>
+  item[TABLE.globalIndexes[index].partitionKey] !== undefined || item[TABLE.globalIndexes[index].sortKey] !== undefined;
 
 async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string): Promise<Item[]> {
   const items: Item[] = [];
@@ -96,12 +108,34 @@ export async function checkStore(options: {
   const tagItems = byEntity("imageTag");
   const uploads = byEntity("upload");
   const deletions = byEntity("imageDeletion");
+  const digests = byEntity("digest");
   const violations: Violation[] = [];
   const violate = (rule: string, detail: string) => violations.push({ rule, detail });
 
   const owned = new Set<string>();
   let imagesWithoutRenditions = 0;
+  let trashedImages = 0;
   for (const image of images.values()) {
+    const trashed = typeof image.trashedAt === "string";
+    if (trashed) {
+      trashedImages += 1;
+      if (LISTING_INDEXES.some((index) => hasKeysOf(image, index))) {
+        violate("trashed_image_listed", `${image.imageId}: still has listing index keys`);
+      }
+      if (!hasKeysOf(image, TRASH_INDEX))
+        violate("trashed_image_not_in_trash", `${image.imageId}: no trash index keys`);
+      if (typeof image[TABLE.ttlAttribute] !== "number") {
+        violate("trashed_image_without_ttl", `${image.imageId}: no ${TABLE.ttlAttribute}, so it would never be purged`);
+      }
+    } else {
+      if (LISTING_INDEXES.some((index) => !hasKeysOf(image, index))) {
+        violate("image_not_listed", `${image.imageId}: a listing index key is missing`);
+      }
+      if (hasKeysOf(image, TRASH_INDEX)) violate("image_in_trash_index", `${image.imageId}: not trashed`);
+      if (image[TABLE.ttlAttribute] !== undefined) {
+        violate("image_with_ttl", `${image.imageId}: not trashed, yet the TTL would remove it`);
+      }
+    }
     const renditions = (image.renditions as { key: string }[] | undefined) ?? [];
     const named: [string, unknown][] = [
       ["objectKey", image.objectKey],
@@ -120,16 +154,22 @@ export async function checkStore(options: {
     // Today's contract: every image has its ladder and placeholder; older ones have neither yet.
     if (image.renditions === undefined && image.placeholder === undefined) imagesWithoutRenditions += 1;
     else if (renditions.length === 0 || typeof image.placeholder !== "string") {
-      violate("image_without_renditions", `${image.imageId}: ${renditions.length} renditions, placeholder ${String(image.placeholder)}`);
+      violate(
+        "image_without_renditions",
+        `${image.imageId}: ${renditions.length} renditions, placeholder ${String(image.placeholder)}`,
+      );
     }
     const stored = objects.get(String(image.objectKey));
     if (stored !== undefined && stored !== image.sizeBytes) {
-      violate("image_bytes_differ", `${image.imageId}: the object is ${stored} bytes, the record says ${image.sizeBytes}`);
+      violate(
+        "image_bytes_differ",
+        `${image.imageId}: the object is ${stored} bytes, the record says ${image.sizeBytes}`,
+      );
     } else if (stored !== undefined && options.verifyDigests) {
       const digest = await digestOf(options.s3, options.bucketName, String(image.objectKey));
       if (digest !== image.sha256) violate("image_bytes_differ", `${image.imageId}: the object's sha256 is ${digest}`);
     }
-    const tags = (image.tags as string[] | undefined) ?? [];
+    const tags = trashed ? [] : ((image.tags as string[] | undefined) ?? []);
     for (const tag of tags) {
       const tagItem = tagItems.find((item) => item.imageId === image.imageId && item.tag === tag);
       if (!tagItem) {
@@ -145,8 +185,32 @@ export async function checkStore(options: {
   for (const tagItem of tagItems) {
     const image = images.get(String(tagItem.imageId));
     if (!image) violate("tag_item_without_image", `${tagItem.imageId}/${tagItem.tag}: no image`);
-    else if (!((image.tags as string[]) ?? []).includes(String(tagItem.tag))) {
+    else if (typeof image.trashedAt === "string") {
+      violate("trashed_image_has_tag_item", `${tagItem.imageId}/${tagItem.tag}: the image is trashed`);
+    } else if (!((image.tags as string[]) ?? []).includes(String(tagItem.tag))) {
       violate("tag_item_not_in_image", `${tagItem.imageId}/${tagItem.tag}: the image has no such tag`);
+    }
+  }
+
+  const named = new Set<string>();
+  for (const digest of digests) {
+    for (const imageId of (digest.imageIds as Set<string> | string[] | undefined) ?? []) {
+      const image = images.get(imageId);
+      named.add(`${imageId} ${String(digest.sha256)}`);
+      if (!image || image.userId !== digest.userId || image.uploadedSha256 !== digest.sha256) {
+        violate(
+          "digest_without_image",
+          `${digest.userId}/${digest.sha256}: names ${imageId}, which is not that file of theirs`,
+        );
+      } else if (typeof image.trashedAt === "string") {
+        violate("digest_names_trashed_image", `${digest.userId}/${digest.sha256}: ${imageId} is trashed`);
+      }
+    }
+  }
+  for (const image of images.values()) {
+    if (typeof image.uploadedSha256 !== "string" || typeof image.trashedAt === "string") continue;
+    if (!named.has(`${image.imageId} ${image.uploadedSha256}`)) {
+      violate("image_without_digest", `${image.imageId}: its file's digest does not name it`);
     }
   }
 
@@ -176,6 +240,7 @@ export async function checkStore(options: {
     images: images.size,
     imagesWithoutRenditions,
     tagItems: tagItems.length,
+    trashedImages,
     pendingUploads,
     deletionsInProgress: deletions.length,
     objects: keys.length,

@@ -24,7 +24,7 @@ import { baseUrlOf, configPath, readConfig, removeConfig, tokenSubject, writeCon
 import { collectFiles, type LocalFile } from "./files.ts";
 import { formatImageDetails, formatImageTable } from "./output.ts";
 import { describeProblem } from "./problem.ts";
-import { uploadFile, type UploadMetadata } from "./upload.ts";
+import { fileSha256, knownDigests, uploadFile, type UploadMetadata } from "./upload.ts";
 
 /** Where a command writes: stdout for results, stderr for progress and problems. */
 export interface Io {
@@ -114,11 +114,15 @@ export interface UploadCommandOptions extends UrlOption {
   tag: string[];
   concurrency: number;
   json?: boolean;
+  /** Upload files the account already has too (by default they are skipped, no byte sent). */
+  again?: boolean;
 }
 
 interface UploadOutcome {
   file: string;
   image?: Image | ImageWithLinks;
+  /** The account's image of the same file, when this one was not sent. */
+  existing_image_id?: string;
   error?: Problem | { detail: string };
 }
 
@@ -130,6 +134,10 @@ export async function upload(paths: string[], options: UploadCommandOptions, io:
   });
   for (const path of skipped) io.err(`skipped ${path} (not an image file name)`);
   if (files.length === 0) throw new UsageError("no image files to upload");
+
+  // Asked first, 100 digests a request: a file the account already has is not sent again.
+  const digests = await mapWithConcurrency(files, options.concurrency, (file) => fileSha256(file.path));
+  const known = options.again ? new Map<string, string>() : await knownDigests(client, digests);
 
   // Bars on a terminal only; elsewhere (a pipe, a CI log) the result lines below say it all.
   const bars = io.progressStream.isTTY
@@ -156,6 +164,11 @@ export async function upload(paths: string[], options: UploadCommandOptions, io:
   });
   const outcomes = await mapWithConcurrency(files, options.concurrency, async (file, index): Promise<UploadOutcome> => {
     const bar = fileBars[index]!;
+    const existing = known.get(digests[index]!);
+    if (existing) {
+      bar.update(file.size, { phase: "already uploaded" });
+      return { file: file.path, existing_image_id: existing };
+    }
     const metadata: UploadMetadata = {
       title: options.title ?? titleFromFileName(file),
       ...(options.description !== undefined ? { description: options.description } : {}),
@@ -163,6 +176,9 @@ export async function upload(paths: string[], options: UploadCommandOptions, io:
     };
     try {
       const image = await uploadFile(session, client, file, metadata, {
+        // A file twice in one run (two names, same bytes), or uploaded by another run meanwhile: stored once.
+        onDuplicate: options.again ? "store" : "return",
+        sha256: digests[index],
         onPhase: (phase) => bar.update({ phase }),
         onProgress: (sent) => bar.update(sent, { done: formatBytes(sent) }),
       });
@@ -179,18 +195,23 @@ export async function upload(paths: string[], options: UploadCommandOptions, io:
   bars?.stop();
 
   const failed = outcomes.filter((outcome) => outcome.error);
+  const already = outcomes.filter((outcome) => outcome.existing_image_id);
   if (options.json) {
     io.out(JSON.stringify(outcomes, null, 2));
   } else {
-    for (const { file, image, error } of outcomes) {
+    for (const { file, image, existing_image_id, error } of outcomes) {
       if (error) {
         io.err(`failed  ${file}`);
         for (const line of "status" in error ? describeProblem(error) : [error.detail]) io.err(`        ${line}`);
+      } else if (existing_image_id) {
+        io.out(`known   ${existing_image_id}  ${file}`);
       } else if (image) {
         io.out(`${image.status.padEnd(7)} ${image.image_id}  ${file}`);
       }
     }
-    io.out(`${outcomes.length - failed.length} uploaded, ${failed.length} failed`);
+    const uploaded = outcomes.length - failed.length - already.length;
+    const known = already.length > 0 ? `, ${already.length} already uploaded (not sent; --again sends them)` : "";
+    io.out(`${uploaded} uploaded${known}, ${failed.length} failed`);
   }
   return failed.length > 0 ? 1 : 0;
 }

@@ -47,6 +47,7 @@ command("upload")
     new Option("--tag <tag>", "a tag for every file (repeat for several)").argParser(repeatable).default([], "none"),
   )
   .option("--concurrency <n>", "files sent at the same time", positiveInteger, 3)
+  .option("--again", "send files the account already has too (by default they are skipped)")
   .option("--json", "print the results as JSON")
   .action((paths: string[], options) => run(() => upload(paths, options, io)));
 

@@ -1,4 +1,5 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiProblem, problemFrom, unwrap, type ApiClient, type Image, type ImageWithLinks } from "@images/client";
 import type { Session } from "./client.ts";
@@ -16,6 +17,12 @@ export interface UploadMetadata {
 
 export type UploadPhase = "uploading" | "checking";
 
+/** What the API does with a file the account already has (`on_duplicate`). */
+export type OnDuplicate = "store" | "reject" | "return";
+
+/** The API looks up at most this many digests a request. */
+const CHECK_BATCH = 100;
+
 export interface UploadOptions {
   onPhase?: (phase: UploadPhase) => void;
   onProgress?: (sentBytes: number) => void;
@@ -24,6 +31,32 @@ export interface UploadOptions {
   pollTimeoutMs?: number;
   /** Answers 429 and 503 are tried again this many times, after their Retry-After. */
   retries?: number;
+  /** Sent as `on_duplicate`; the API's default (store) when left out. */
+  onDuplicate?: OnDuplicate;
+  /** The file's sha256, when known: a large upload's start sends it, so a duplicate is answered before any byte goes. */
+  sha256?: string;
+}
+
+/** The sha256 of a file's bytes, read from disk in a stream. */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+/**
+ * Which of these digests the account already has an image for (`POST /images/check`, 100 at a
+ * time): digest to image id. An API without the endpoint (404) knows none, so every file is sent.
+ */
+export async function knownDigests(client: ApiClient, digests: string[]): Promise<Map<string, string>> {
+  const known = new Map<string, string>();
+  const unique = [...new Set(digests)];
+  for (let start = 0; start < unique.length; start += CHECK_BATCH) {
+    const result = await client.POST("/images/check", { body: { sha256: unique.slice(start, start + CHECK_BATCH) } });
+    if (result.response.status === 404) return known;
+    for (const { sha256, image_id } of unwrap(result).known) known.set(sha256, image_id);
+  }
+  return known;
 }
 
 /**
@@ -44,13 +77,15 @@ export async function uploadFile(
   const retries = options.retries ?? 3;
   options.onPhase?.("uploading");
   if (file.size <= DIRECT_UPLOAD_LIMIT) {
+    const query = options.onDuplicate ? `?on_duplicate=${options.onDuplicate}` : "";
     const answer = await withRetries(retries, () =>
-      postForm(`${apiBase(session)}/images/upload`, multipartFields(metadata), file, {
+      postForm(`${apiBase(session)}/images/upload${query}`, multipartFields(metadata), file, {
         headers: { authorization: `Bearer ${session.token}`, "idempotency-key": idempotencyKey },
         onProgress: options.onProgress,
       }),
     );
-    if (answer.status === 201) return JSON.parse(answer.body) as Image;
+    // 200: the account had this file already (on_duplicate=return), and nothing was stored.
+    if (answer.status === 201 || answer.status === 200) return JSON.parse(answer.body) as Image;
     if (answer.status !== 413) throw new ApiProblem(problemFrom(answer.status, parseBody(answer), "Upload refused"));
   }
   return uploadStraightToS3(client, file, metadata, `${idempotencyKey}-large`, options, retries);
@@ -67,12 +102,14 @@ async function uploadStraightToS3(
   const started = await withRetries(retries, async () => {
     const result = await client.POST("/images/upload", {
       headers: { "idempotency-key": idempotencyKey },
+      params: { query: options.onDuplicate ? { on_duplicate: options.onDuplicate } : {} },
       body: {
         title: metadata.title,
         ...(metadata.description !== undefined ? { description: metadata.description } : {}),
         tags: metadata.tags,
         content_type: file.contentType,
         size_bytes: file.size,
+        ...(options.sha256 ? { sha256: options.sha256 } : {}),
       },
     });
     return { status: result.response.status, headers: result.response.headers, result };

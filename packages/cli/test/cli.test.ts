@@ -134,7 +134,7 @@ describe("images (the CLI) against npm run dev", () => {
 
   it("reports each file the API refuses with its detail, and exits 1", async () => {
     writeFileSync(join(work, "notes.jpg"), "these are words, not a JPEG");
-    const run = await images(["upload", "notes.jpg", join("photos", SMALL), "--title", "Second flower"]);
+    const run = await images(["upload", "notes.jpg", join("photos", SMALL), "--title", "Second flower", "--again"]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/failed +notes\.jpg/);
     expect(run.stderr).toMatch(/not JPEG, PNG, WebP, GIF or AVIF|not an accepted|415/);

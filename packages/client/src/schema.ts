@@ -35,7 +35,7 @@ export interface paths {
     };
     /**
      * List images, newest first
-     * @description Ready images of every user (a shared gallery), each with its placeholder, renditions and thumbnail. Filters combine freely. `from` and `to` are inclusive; a date alone means that whole UTC day.
+     * @description Ready images of every user (a shared gallery), each with its placeholder, renditions and thumbnail. Filters combine freely. `from` and `to` are inclusive; a date alone means that whole UTC day. `trashed=true` lists the caller's own trash instead, most recently trashed first (with `limit` and `cursor` only). A trashed image is in no other listing.
      */
     get: operations["listImages"];
     put?: never;
@@ -72,6 +72,66 @@ export interface paths {
      * @description Changes the fields given and keeps the others; tags given replace the image's tags. Only the owner may; anyone else gets a 404. A pending image cannot be edited yet (409).
      */
     patch: operations["updateImage"];
+    trace?: never;
+  };
+  "/images/{image_id}/trash": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Move an image to the trash (owner only)
+     * @description The image leaves every listing and answers 404 to everyone but its owner; its bytes stay. Restore it within TRASH_DAYS (30 by default); after that its bytes and items are purged. Trashing a trashed image answers it as it is. `DELETE` still deletes at once. Only the owner may; anyone else gets a 404.
+     */
+    post: operations["trashImage"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/images/{image_id}/restore": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Restore a trashed image (owner only)
+     * @description The image is ready again, with every tag and rendition, in every listing it was in. Restoring an image that is not trashed answers it as it is. Only the owner may; anyone else gets a 404.
+     */
+    post: operations["restoreImage"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/images/check": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Which of these files the caller already has
+     * @description Send the sha256 of up to 100 files before uploading them: the answer names the caller's image for each file already uploaded, so a client uploading a folder again sends only the new files.
+     */
+    post: operations["checkImages"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   "/health": {
@@ -155,7 +215,8 @@ export interface components {
      *       "width": 4032,
      *       "height": 3024,
      *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
-     *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg"
+     *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+     *       "taken_at": "2026-11-24T19:29:41+01:00"
      *     }
      */
     Image: {
@@ -170,7 +231,7 @@ export interface components {
        * @description `pending`: the bytes are not yet received and checked; `ready`; `failed`: sent straight to S3 and refused by the checks (`failure_reason` says why; kept a day, for its owner only).
        * @enum {string}
        */
-      status: "pending" | "ready" | "failed";
+      status: "pending" | "ready" | "failed" | "trashed";
       content_type: string;
       size_bytes: number;
       width: number | null;
@@ -178,7 +239,22 @@ export interface components {
       /** @description Of the bytes as stored; null while pending. */
       sha256: string | null;
       s3_url: string;
+      /**
+       * @description When the picture was taken, from its EXIF DateTimeOriginal, read before the metadata is stripped: ISO 8601 with the camera's offset (OffsetTimeOriginal) when the file has one, else the camera's local time without an offset. Null when the file has none, or none plausible (before 1826 or in the future).
+       * @example 2026-11-24T19:29:41+01:00
+       */
+      taken_at: string | null;
       failure_reason?: string;
+      /**
+       * @description Only on a trashed image: when it was moved to the trash (ISO 8601, UTC).
+       * @example 2026-11-30T08:15:00.000Z
+       */
+      trashed_at?: string;
+      /**
+       * @description Only on a trashed image: when its bytes and items are purged unless it is restored (TRASH_DAYS after).
+       * @example 2026-12-30T08:15:00.000Z
+       */
+      purge_at?: string;
     };
     /**
      * @description A pending image and the presigned POST that sends its file straight to S3.
@@ -199,7 +275,8 @@ export interface components {
      *         "width": null,
      *         "height": null,
      *         "sha256": null,
-     *         "s3_url": "s3://images-production-imagesbucket-8f3k2m/uploads/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4"
+     *         "s3_url": "s3://images-production-imagesbucket-8f3k2m/uploads/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+     *         "taken_at": null
      *       },
      *       "upload": {
      *         "method": "POST",
@@ -269,6 +346,11 @@ export interface components {
         /** @example must be 1-64 letters, digits, '_' or '-' (letters may carry combining marks) */
         message: string;
       }[];
+      /**
+       * @description On a 409 from an upload with `on_duplicate=reject`: the caller's image uploaded as the same file.
+       * @example img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4
+       */
+      existing_image_id?: string;
     };
     /** @description A file and its metadata, in one multipart/form-data request. */
     UploadForm: {
@@ -323,6 +405,11 @@ export interface components {
        * @example 31457280
        */
       size_bytes: number;
+      /**
+       * @description The sha256 of the file, hex: with `on_duplicate=reject` or `return`, a file the caller already has is answered at once and no upload starts. Optional; the service checks the file itself once it arrives.
+       * @example 3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b
+       */
+      sha256?: string;
     };
     /**
      * @example {
@@ -344,6 +431,7 @@ export interface components {
      *           "height": 3024,
      *           "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
      *           "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+     *           "taken_at": "2026-11-24T19:29:41+01:00",
      *           "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
      *           "placeholder": "nkgOZY6IeHePiHd2d3h3iYiPd/dX",
      *           "renditions": [
@@ -404,6 +492,7 @@ export interface components {
      *       "height": 3024,
      *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
      *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+     *       "taken_at": "2026-11-24T19:29:41+01:00",
      *       "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
      *       "placeholder": "nkgOZY6IeHePiHd2d3h3iYiPd/dX",
      *       "renditions": [
@@ -450,7 +539,7 @@ export interface components {
        * @description `pending`: the bytes are not yet received and checked; `ready`; `failed`: sent straight to S3 and refused by the checks (`failure_reason` says why; kept a day, for its owner only).
        * @enum {string}
        */
-      status: "pending" | "ready" | "failed";
+      status: "pending" | "ready" | "failed" | "trashed";
       content_type: string;
       size_bytes: number;
       width: number | null;
@@ -458,7 +547,22 @@ export interface components {
       /** @description Of the bytes as stored; null while pending. */
       sha256: string | null;
       s3_url: string;
+      /**
+       * @description When the picture was taken, from its EXIF DateTimeOriginal, read before the metadata is stripped: ISO 8601 with the camera's offset (OffsetTimeOriginal) when the file has one, else the camera's local time without an offset. Null when the file has none, or none plausible (before 1826 or in the future).
+       * @example 2026-11-24T19:29:41+01:00
+       */
+      taken_at: string | null;
       failure_reason?: string;
+      /**
+       * @description Only on a trashed image: when it was moved to the trash (ISO 8601, UTC).
+       * @example 2026-11-30T08:15:00.000Z
+       */
+      trashed_at?: string;
+      /**
+       * @description Only on a trashed image: when its bytes and items are purged unless it is restored (TRASH_DAYS after).
+       * @example 2026-12-30T08:15:00.000Z
+       */
+      purge_at?: string;
       /** @description The smallest rendition's URL (images stored before the ladder: their thumbnail's). */
       thumbnail_url: string;
       /** @description A ThumbHash (base64) of the picture at most 100 px: paint it while the picture loads. Null until the image is ready, and on images stored before the ladder until `npm run renditions:backfill`. */
@@ -503,6 +607,7 @@ export interface components {
      *       "height": 3024,
      *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
      *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+     *       "taken_at": "2026-11-24T19:29:41+01:00",
      *       "download_url": "https://images-production-imagesbucket-8f3k2m.s3.eu-west-1.amazonaws.com/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Credential=ASIAIOSFODNN7EXAMPLE%2F20261124%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-Date=20261124T193005Z&X-Amz-Expires=600&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE&X-Amz-Signature=f1e9210e71a040da1881d736e2b1e67f4162bd42591d075bcbda3fd70dac6a9f&X-Amz-SignedHeaders=host&response-content-disposition=inline%3B%20filename%3D%22img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg%22&response-content-type=image%2Fjpeg&x-id=GetObject",
      *       "download_expires_at": "2026-11-24T19:40:05.000Z",
      *       "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
@@ -551,7 +656,7 @@ export interface components {
        * @description `pending`: the bytes are not yet received and checked; `ready`; `failed`: sent straight to S3 and refused by the checks (`failure_reason` says why; kept a day, for its owner only).
        * @enum {string}
        */
-      status: "pending" | "ready" | "failed";
+      status: "pending" | "ready" | "failed" | "trashed";
       content_type: string;
       size_bytes: number;
       width: number | null;
@@ -559,7 +664,22 @@ export interface components {
       /** @description Of the bytes as stored; null while pending. */
       sha256: string | null;
       s3_url: string;
+      /**
+       * @description When the picture was taken, from its EXIF DateTimeOriginal, read before the metadata is stripped: ISO 8601 with the camera's offset (OffsetTimeOriginal) when the file has one, else the camera's local time without an offset. Null when the file has none, or none plausible (before 1826 or in the future).
+       * @example 2026-11-24T19:29:41+01:00
+       */
+      taken_at: string | null;
       failure_reason?: string;
+      /**
+       * @description Only on a trashed image: when it was moved to the trash (ISO 8601, UTC).
+       * @example 2026-11-30T08:15:00.000Z
+       */
+      trashed_at?: string;
+      /**
+       * @description Only on a trashed image: when its bytes and items are purged unless it is restored (TRASH_DAYS after).
+       * @example 2026-12-30T08:15:00.000Z
+       */
+      purge_at?: string;
       /** @description A presigned S3 GET of the stored original, with its real content type; null until the image is ready. */
       download_url: string | null;
       /** @description When `download_url` stops working: within 15 minutes. */
@@ -592,6 +712,36 @@ export interface components {
        *     ]
        */
       tags?: string[];
+    };
+    /**
+     * @example {
+     *       "known": [
+     *         {
+     *           "sha256": "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b",
+     *           "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4"
+     *         }
+     *       ]
+     *     }
+     */
+    CheckResult: {
+      /** @description The digests the caller already has an image for (trashed ones do not count); the others are new. */
+      known: {
+        /** @description A digest that was asked about, lower-cased. */
+        sha256: string;
+        /** @description The caller's image uploaded as that file (the oldest, if several). */
+        image_id: string;
+      }[];
+    };
+    /**
+     * @example {
+     *       "sha256": [
+     *         "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b"
+     *       ]
+     *     }
+     */
+    CheckRequest: {
+      /** @description 1-100 sha256 digests (hex) of files as they would be uploaded. */
+      sha256: string[];
     };
     /**
      * @example {
@@ -636,7 +786,10 @@ export type $defs = Record<string, never>;
 export interface operations {
   uploadImage: {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description What to do when the caller already has an image uploaded as the same file (the same sha256 of the bytes as sent; trashed images do not count): `store` it again (the default), `reject` it (409 naming `existing_image_id`), or `return` the existing image (200). JSON mode: decided at the start when `sha256` is given, and again once the file has arrived (a duplicate then turns the upload `failed`, its `failure_reason` naming the existing image). */
+        on_duplicate?: "store" | "reject" | "return";
+      };
       header?: {
         /** @description The same key from the same user returns the first answer again and stores nothing twice; the same key with a different request is a 409. */
         "idempotency-key"?: string;
@@ -671,6 +824,36 @@ export interface operations {
       };
     };
     responses: {
+      /** @description `on_duplicate=return`: the caller already has this file; the existing image, nothing stored. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+           *       "user_id": "alice",
+           *       "title": "Sunset",
+           *       "description": "From the cliff path above the beach, just before eight.",
+           *       "tags": [
+           *         "beach",
+           *         "holiday"
+           *       ],
+           *       "upload_time": "2026-11-24T19:30:00.000Z",
+           *       "status": "ready",
+           *       "content_type": "image/jpeg",
+           *       "size_bytes": 3208417,
+           *       "width": 4032,
+           *       "height": 3024,
+           *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
+           *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+           *       "taken_at": "2026-11-24T19:29:41+01:00"
+           *     }
+           */
+          "application/json": components["schemas"]["Image"];
+        };
+      };
       /** @description Multipart: the stored image, ready. JSON: the pending image and where to post its file. */
       201: {
         headers: {
@@ -736,7 +919,8 @@ export interface operations {
            *       "type": "about:blank",
            *       "title": "Conflict",
            *       "status": 409,
-           *       "detail": "this Idempotency-Key was used for a different request"
+           *       "detail": "the same file is already stored as img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+           *       "existing_image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4"
            *     }
            */
           "application/problem+json": components["schemas"]["Problem"];
@@ -842,6 +1026,8 @@ export interface operations {
   listImages: {
     parameters: {
       query?: {
+        /** @description `true`: the caller's own trashed images, most recently trashed first; takes no other filter. */
+        trashed?: "true" | "false";
         /** @description Only this user's images. */
         user_id?: string;
         /** @description Only images with this tag (compared as stored: lower-cased). */
@@ -887,6 +1073,7 @@ export interface operations {
            *           "height": 3024,
            *           "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
            *           "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+           *           "taken_at": "2026-11-24T19:29:41+01:00",
            *           "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
            *           "placeholder": "nkgOZY6IeHePiHd2d3h3iYiPd/dX",
            *           "renditions": [
@@ -1032,6 +1219,7 @@ export interface operations {
            *       "height": 3024,
            *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
            *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+           *       "taken_at": "2026-11-24T19:29:41+01:00",
            *       "download_url": "https://images-production-imagesbucket-8f3k2m.s3.eu-west-1.amazonaws.com/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Credential=ASIAIOSFODNN7EXAMPLE%2F20261124%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-Date=20261124T193005Z&X-Amz-Expires=600&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE&X-Amz-Signature=f1e9210e71a040da1881d736e2b1e67f4162bd42591d075bcbda3fd70dac6a9f&X-Amz-SignedHeaders=host&response-content-disposition=inline%3B%20filename%3D%22img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg%22&response-content-type=image%2Fjpeg&x-id=GetObject",
            *       "download_expires_at": "2026-11-24T19:40:05.000Z",
            *       "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
@@ -1284,7 +1472,8 @@ export interface operations {
            *       "width": 4032,
            *       "height": 3024,
            *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
-           *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg"
+           *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+           *       "taken_at": "2026-11-24T19:29:41+01:00"
            *     }
            */
           "application/json": components["schemas"]["Image"];
@@ -1386,6 +1575,361 @@ export interface operations {
            *       "title": "Service Unavailable",
            *       "status": 503,
            *       "detail": "saving the image: storage is busy or unavailable, try again"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  trashImage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The image's id, as `image_id` in every answer. */
+        image_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The trashed image */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+           *       "user_id": "alice",
+           *       "title": "Sunset",
+           *       "description": "From the cliff path above the beach, just before eight.",
+           *       "tags": [
+           *         "beach",
+           *         "holiday"
+           *       ],
+           *       "upload_time": "2026-11-24T19:30:00.000Z",
+           *       "status": "trashed",
+           *       "content_type": "image/jpeg",
+           *       "size_bytes": 3208417,
+           *       "width": 4032,
+           *       "height": 3024,
+           *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
+           *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+           *       "taken_at": "2026-11-24T19:29:41+01:00",
+           *       "trashed_at": "2026-11-30T08:15:00.000Z",
+           *       "purge_at": "2026-12-30T08:15:00.000Z"
+           *     }
+           */
+          "application/json": components["schemas"]["Image"];
+        };
+      };
+      /** @description Unauthorized */
+      401: {
+        headers: {
+          /**
+           * @description The Bearer challenge (RFC 6750), naming the error when a token was sent.
+           * @example Bearer realm="images", error="invalid_token", error_description="the token has expired"
+           */
+          "www-authenticate"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Unauthorized",
+           *       "status": 401,
+           *       "detail": "the token has expired"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not Found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Not Found",
+           *       "status": 404,
+           *       "detail": "no such image"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Conflict */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Conflict",
+           *       "status": 409,
+           *       "detail": "the image is not ready yet; edit it once its upload has been checked"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Service Unavailable */
+      503: {
+        headers: {
+          /**
+           * @description Seconds to wait before trying again.
+           * @example 1
+           */
+          "retry-after"?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Service Unavailable",
+           *       "status": 503,
+           *       "detail": "trashing the image: storage is busy or unavailable, try again"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  restoreImage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The image's id, as `image_id` in every answer. */
+        image_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The restored image, ready */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4",
+           *       "user_id": "alice",
+           *       "title": "Sunset",
+           *       "description": "From the cliff path above the beach, just before eight.",
+           *       "tags": [
+           *         "beach",
+           *         "holiday"
+           *       ],
+           *       "upload_time": "2026-11-24T19:30:00.000Z",
+           *       "status": "ready",
+           *       "content_type": "image/jpeg",
+           *       "size_bytes": 3208417,
+           *       "width": 4032,
+           *       "height": 3024,
+           *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
+           *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
+           *       "taken_at": "2026-11-24T19:29:41+01:00"
+           *     }
+           */
+          "application/json": components["schemas"]["Image"];
+        };
+      };
+      /** @description Unauthorized */
+      401: {
+        headers: {
+          /**
+           * @description The Bearer challenge (RFC 6750), naming the error when a token was sent.
+           * @example Bearer realm="images", error="invalid_token", error_description="the token has expired"
+           */
+          "www-authenticate"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Unauthorized",
+           *       "status": 401,
+           *       "detail": "the token has expired"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not Found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Not Found",
+           *       "status": 404,
+           *       "detail": "no such image"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Conflict */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Conflict",
+           *       "status": 409,
+           *       "detail": "restoring the image: the image is being changed by another request, try again"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Service Unavailable */
+      503: {
+        headers: {
+          /**
+           * @description Seconds to wait before trying again.
+           * @example 1
+           */
+          "retry-after"?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Service Unavailable",
+           *       "status": 503,
+           *       "detail": "restoring the image: storage is busy or unavailable, try again"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  checkImages: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description The digests to look up. */
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "sha256": [
+         *         "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b"
+         *       ]
+         *     }
+         */
+        "application/json": components["schemas"]["CheckRequest"];
+      };
+    };
+    responses: {
+      /** @description The digests already known */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "known": [
+           *         {
+           *           "sha256": "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b",
+           *           "image_id": "img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4"
+           *         }
+           *       ]
+           *     }
+           */
+          "application/json": components["schemas"]["CheckResult"];
+        };
+      };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Bad Request",
+           *       "status": 400,
+           *       "detail": "sha256.0: must be a sha256 digest: 64 hex digits",
+           *       "errors": [
+           *         {
+           *           "path": "sha256.0",
+           *           "message": "must be a sha256 digest: 64 hex digits"
+           *         }
+           *       ]
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Unauthorized */
+      401: {
+        headers: {
+          /**
+           * @description The Bearer challenge (RFC 6750), naming the error when a token was sent.
+           * @example Bearer realm="images", error="invalid_token", error_description="the token has expired"
+           */
+          "www-authenticate"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Unauthorized",
+           *       "status": 401,
+           *       "detail": "the token has expired"
+           *     }
+           */
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Service Unavailable */
+      503: {
+        headers: {
+          /**
+           * @description Seconds to wait before trying again.
+           * @example 1
+           */
+          "retry-after"?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "about:blank",
+           *       "title": "Service Unavailable",
+           *       "status": 503,
+           *       "detail": "checking the digests: storage is busy or unavailable, try again"
            *     }
            */
           "application/problem+json": components["schemas"]["Problem"];

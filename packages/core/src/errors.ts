@@ -22,7 +22,13 @@ export class AppError extends Error {
   constructor(
     readonly kind: ErrorKind,
     message: string,
-    readonly details: { issues?: Issue[]; retryAfterSeconds?: number; cause?: unknown } = {},
+    readonly details: {
+      issues?: Issue[];
+      retryAfterSeconds?: number;
+      cause?: unknown;
+      /** A refused duplicate upload: the caller's image uploaded as the same file. */
+      existingImageId?: string;
+    } = {},
   ) {
     super(message, { cause: details.cause });
   }

@@ -7,4 +7,6 @@ export { createImageStore, type ImageStore, type CreateImageInput, type CreateOp
 export * from "./image/image.schema.ts";
 export { ACCEPTED_TYPES, THUMBNAIL_MAX_SIDE, processImage } from "./image/processing.ts";
 export { PENDING_UPLOAD_PREFIX } from "./storage/object-store.ts";
-export type { FinishOutcome, PresignedUpload } from "./image/large-uploads.ts";
+export type { FinishOutcome } from "./image/finish-upload.ts";
+export type { PresignedUpload } from "./image/start-large-upload.ts";
+export type { OnDuplicate } from "./image/check-duplicates.ts";

@@ -1,15 +1,21 @@
 import type { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { ImageStore } from "@images/core";
+import { AppError, type ImageStore } from "@images/core";
 import type { AppEnv } from "../app-env.ts";
 import {
+  checkImages,
   deleteImage,
   getImage,
   listImages,
+  restoreImage,
+  trashImage,
   updateImage,
   UploadForm,
   uploadImage,
   UploadRequest,
 } from "./images.routes.ts";
+
+/** The filters the trash listing does not take. */
+const NOT_WITH_TRASHED = ["user_id", "tag", "from", "to"] as const;
 
 /** `tags` as a repeated field, one comma-separated value, or both. */
 function splitTags(tags: string | string[] | undefined): string[] {
@@ -23,9 +29,10 @@ function splitTags(tags: string | string[] | undefined): string[] {
 export function registerImageRoutes(app: OpenAPIHono<AppEnv>, store: ImageStore): void {
   app.openapi(uploadImage, async (c) => {
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
+    const onDuplicate = c.req.valid("query").on_duplicate;
     if (c.get("bodyKind") === "json") {
       const body = c.req.valid("json") as z.infer<typeof UploadRequest>;
-      const started = await store.startLargeUpload(
+      const started = await store.uploadLarge(
         c.get("userId"),
         {
           title: body.title,
@@ -33,14 +40,15 @@ export function registerImageRoutes(app: OpenAPIHono<AppEnv>, store: ImageStore)
           tags: body.tags,
           contentType: body.content_type,
           sizeBytes: body.size_bytes,
+          sha256: body.sha256,
         },
-        { idempotencyKey },
+        { idempotencyKey, onDuplicate },
       );
-      return c.json(started, 201);
+      return started.existing ? c.json(started.value as never, 200) : c.json(started.value, 201);
     }
     // The route has two bodies; the validator for the request's own content type is the one that ran.
     const form = c.req.valid("form") as z.infer<typeof UploadForm>;
-    const image = await store.create(
+    const outcome = await store.uploadDirect(
       {
         userId: c.get("userId"),
         title: form.title,
@@ -48,13 +56,22 @@ export function registerImageRoutes(app: OpenAPIHono<AppEnv>, store: ImageStore)
         tags: splitTags(form.tags),
         bytes: new Uint8Array(await form.file.arrayBuffer()),
       },
-      { idempotencyKey },
+      { idempotencyKey, onDuplicate },
     );
-    return c.json(image, 201);
+    return outcome.existing ? c.json(outcome.image, 200) : c.json(outcome.image, 201);
   });
 
   app.openapi(listImages, async (c) => {
     const query = c.req.valid("query");
+    if (query.trashed === "true") {
+      const given = NOT_WITH_TRASHED.filter((name) => query[name] !== undefined);
+      if (given.length > 0) {
+        const message = "is not taken with trashed=true (the trash is the caller's own, most recently trashed first)";
+        throw new AppError("invalid", `${given[0]}: ${message}`, { issues: given.map((path) => ({ path, message })) });
+      }
+      const trash = await store.listTrash({ userId: c.get("userId"), limit: query.limit, cursor: query.cursor });
+      return c.json({ items: trash.items, next_cursor: trash.nextCursor }, 200);
+    }
     const page = await store.list({
       userId: query.user_id,
       tag: query.tag,
@@ -73,6 +90,19 @@ export function registerImageRoutes(app: OpenAPIHono<AppEnv>, store: ImageStore)
   app.openapi(updateImage, async (c) => {
     const image = await store.update(c.req.valid("param").image_id, c.get("userId"), c.req.valid("json"));
     return c.json(image, 200);
+  });
+
+  app.openapi(trashImage, async (c) => {
+    return c.json(await store.trash(c.req.valid("param").image_id, c.get("userId")), 200);
+  });
+
+  app.openapi(restoreImage, async (c) => {
+    return c.json(await store.restore(c.req.valid("param").image_id, c.get("userId")), 200);
+  });
+
+  app.openapi(checkImages, async (c) => {
+    const known = await store.checkDigests(c.get("userId"), c.req.valid("json").sha256);
+    return c.json({ known: known.map(({ sha256, imageId }) => ({ sha256, image_id: imageId })) }, 200);
   });
 
   app.openapi(deleteImage, async (c) => {

@@ -25,7 +25,19 @@ const imageExample = {
   height: 3024,
   sha256: "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
   s3_url: `s3://${BUCKET}/images/${IMAGE_ID}.jpg`,
+  taken_at: "2026-11-24T19:29:41+01:00" as string | null,
 };
+
+const TRASHED_AT = "2026-11-30T08:15:00.000Z";
+const trashedImageExample = {
+  ...imageExample,
+  status: "trashed" as const,
+  trashed_at: TRASHED_AT,
+  purge_at: "2026-12-30T08:15:00.000Z",
+};
+
+/** The sha256 of a file as uploaded (before the service re-encodes it). */
+const UPLOADED_SHA256 = "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b";
 
 const renditionsExample = [
   {
@@ -94,6 +106,7 @@ const largeUploadStartedExample = {
     height: null,
     sha256: null,
     s3_url: `s3://${BUCKET}/uploads/${IMAGE_ID}`,
+    taken_at: null,
   },
   upload: {
     method: "POST" as const,
@@ -130,6 +143,25 @@ const Image = ImageInfo.extend({
   }),
   upload_time: z.string().openapi({ description: "ISO 8601 in UTC with milliseconds, set by the server." }),
   sha256: z.string().nullable().openapi({ description: "Of the bytes as stored; null while pending." }),
+  taken_at: z
+    .string()
+    .nullable()
+    .openapi({
+      description:
+        "When the picture was taken, from its EXIF DateTimeOriginal, read before the metadata is stripped: ISO 8601 " +
+        "with the camera's offset (OffsetTimeOriginal) when the file has one, else the camera's local time without " +
+        "an offset. Null when the file has none, or none plausible (before 1826 or in the future).",
+      example: "2026-11-24T19:29:41+01:00",
+    }),
+  trashed_at: z.string().optional().openapi({
+    description: "Only on a trashed image: when it was moved to the trash (ISO 8601, UTC).",
+    example: "2026-11-30T08:15:00.000Z",
+  }),
+  purge_at: z.string().optional().openapi({
+    description:
+      "Only on a trashed image: when its bytes and items are purged unless it is restored (TRASH_DAYS after).",
+    example: "2026-12-30T08:15:00.000Z",
+  }),
 }).openapi("Image", { example: imageExample });
 
 const Rendition = RenditionInfo.extend({
@@ -225,6 +257,14 @@ const DATE_BOUND =
   "YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999. A range nothing can be in " +
   "(before 1970, after now) is an empty page.";
 
+/** Core's digest, re-made with @hono/zod-openapi's zod (it has `.openapi`). */
+const Sha256 = z
+  .string()
+  .regex(/^[0-9a-fA-F]{64}$/, "must be a sha256 digest: 64 hex digits")
+  .transform((hex) => hex.toLowerCase());
+
+export const ON_DUPLICATE = ["store", "reject", "return"] as const;
+
 /** Multipart: the file itself, up to the direct upload limit. */
 export const UploadForm = z
   .object({
@@ -262,6 +302,12 @@ export const UploadRequest = z
       .int()
       .positive()
       .openapi({ description: "The file's size; S3 refuses a file of any other.", example: 31457280 }),
+    sha256: Sha256.optional().openapi({
+      description:
+        "The sha256 of the file, hex: with `on_duplicate=reject` or `return`, a file the caller already has is " +
+        "answered at once and no upload starts. Optional; the service checks the file itself once it arrives.",
+      example: UPLOADED_SHA256,
+    }),
   })
   .openapi("UploadRequest", {
     description: "The metadata, and the type and size of a file to send straight to S3 (up to 50 MiB by default).",
@@ -318,6 +364,20 @@ export const uploadImage = createRoute({
   security,
   request: {
     headers: IdempotencyKey,
+    query: z.object({
+      on_duplicate: z
+        .enum(ON_DUPLICATE)
+        .default("store")
+        .openapi({
+          description:
+            "What to do when the caller already has an image uploaded as the same file (the same sha256 of the " +
+            "bytes as sent; trashed images do not count): `store` it again (the default), `reject` it (409 " +
+            "naming `existing_image_id`), or `return` the existing image (200). JSON mode: decided at the start " +
+            "when `sha256` is given, and again once the file has arrived (a duplicate then turns the upload " +
+            "`failed`, its `failure_reason` naming the existing image).",
+          example: "reject",
+        }),
+    }),
     // Validated for the content type the request has; one of the two is required.
     body: {
       required: false,
@@ -354,10 +414,14 @@ export const uploadImage = createRoute({
         },
       },
     },
+    200: {
+      description: "`on_duplicate=return`: the caller already has this file; the existing image, nothing stored.",
+      content: json(Image, imageExample),
+    },
     ...problemResponses(
       400,
       401,
-      409,
+      [409, { detail: `the same file is already stored as ${IMAGE_ID}`, existing_image_id: IMAGE_ID }],
       [413, { detail: "size_bytes is over the limit of 52428800 bytes" }],
       415,
       422,
@@ -375,10 +439,16 @@ export const listImages = createRoute({
   summary: "List images, newest first",
   description:
     "Ready images of every user (a shared gallery), each with its placeholder, renditions and thumbnail. " +
-    "Filters combine freely. `from` and `to` are inclusive; a date alone means that whole UTC day.",
+    "Filters combine freely. `from` and `to` are inclusive; a date alone means that whole UTC day. " +
+    "`trashed=true` lists the caller's own trash instead, most recently trashed first (with `limit` and " +
+    "`cursor` only). A trashed image is in no other listing.",
   security,
   request: {
     query: z.object({
+      trashed: z.enum(["true", "false"]).optional().openapi({
+        description: "`true`: the caller's own trashed images, most recently trashed first; takes no other filter.",
+        example: "true",
+      }),
       user_id: z.string().optional().openapi({ description: "Only this user's images.", example: "alice" }),
       tag: z
         .string()
@@ -503,6 +573,116 @@ export const deleteImage = createRoute({
       404,
       [409, { detail: "deleting the image: the image is being changed by another request, try again" }],
       [503, { detail: "deleting the image: storage is busy or unavailable, try again" }],
+    ),
+  },
+});
+
+export const trashImage = createRoute({
+  method: "post",
+  path: "/images/{image_id}/trash",
+  operationId: "trashImage",
+  tags: ["images"],
+  summary: "Move an image to the trash (owner only)",
+  description:
+    "The image leaves every listing and answers 404 to everyone but its owner; its bytes stay. Restore it within " +
+    "TRASH_DAYS (30 by default); after that its bytes and items are purged. Trashing a trashed image answers it " +
+    "as it is. `DELETE` still deletes at once. Only the owner may; anyone else gets a 404.",
+  security,
+  request: { params: ImageIdParam },
+  responses: {
+    200: { description: "The trashed image", content: json(Image, trashedImageExample) },
+    ...problemResponses(
+      401,
+      404,
+      [409, { detail: "the image is not ready yet; edit it once its upload has been checked" }],
+      [503, { detail: "trashing the image: storage is busy or unavailable, try again" }],
+    ),
+  },
+});
+
+export const restoreImage = createRoute({
+  method: "post",
+  path: "/images/{image_id}/restore",
+  operationId: "restoreImage",
+  tags: ["images"],
+  summary: "Restore a trashed image (owner only)",
+  description:
+    "The image is ready again, with every tag and rendition, in every listing it was in. Restoring an image that " +
+    "is not trashed answers it as it is. Only the owner may; anyone else gets a 404.",
+  security,
+  request: { params: ImageIdParam },
+  responses: {
+    200: { description: "The restored image, ready", content: json(Image, imageExample) },
+    ...problemResponses(
+      401,
+      404,
+      [409, { detail: "restoring the image: the image is being changed by another request, try again" }],
+      [503, { detail: "restoring the image: storage is busy or unavailable, try again" }],
+    ),
+  },
+});
+
+export const MAX_CHECKED_DIGESTS = 100;
+
+export const CheckRequest = z
+  .strictObject({
+    sha256: z
+      .array(Sha256)
+      .min(1)
+      .max(MAX_CHECKED_DIGESTS)
+      .openapi({ description: "1-100 sha256 digests (hex) of files as they would be uploaded." }),
+  })
+  .openapi("CheckRequest", { example: { sha256: [UPLOADED_SHA256] } });
+
+const CheckResult = z
+  .object({
+    known: z
+      .array(
+        z.object({
+          sha256: z.string().openapi({ description: "A digest that was asked about, lower-cased." }),
+          image_id: z
+            .string()
+            .openapi({ description: "The caller's image uploaded as that file (the oldest, if several)." }),
+        }),
+      )
+      .openapi({
+        description: "The digests the caller already has an image for (trashed ones do not count); the others are new.",
+      }),
+  })
+  .openapi("CheckResult", { example: { known: [{ sha256: UPLOADED_SHA256, image_id: IMAGE_ID }] } });
+
+export const checkImages = createRoute({
+  method: "post",
+  path: "/images/check",
+  operationId: "checkImages",
+  tags: ["images"],
+  summary: "Which of these files the caller already has",
+  description:
+    "Send the sha256 of up to 100 files before uploading them: the answer names the caller's image for each file " +
+    "already uploaded, so a client uploading a folder again sends only the new files.",
+  security,
+  request: {
+    body: {
+      required: true,
+      description: "The digests to look up.",
+      content: json(CheckRequest, { sha256: [UPLOADED_SHA256] }),
+    },
+  },
+  responses: {
+    200: {
+      description: "The digests already known",
+      content: json(CheckResult, { known: [{ sha256: UPLOADED_SHA256, image_id: IMAGE_ID }] }),
+    },
+    ...problemResponses(
+      [
+        400,
+        {
+          detail: "sha256.0: must be a sha256 digest: 64 hex digits",
+          errors: [{ path: "sha256.0", message: "must be a sha256 digest: 64 hex digits" }],
+        },
+      ],
+      401,
+      [503, { detail: "checking the digests: storage is busy or unavailable, try again" }],
     ),
   },
 });

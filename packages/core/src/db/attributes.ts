@@ -30,4 +30,6 @@ export const listingAttributes = {
   },
   /** A ThumbHash, base64. */
   placeholder: { type: "string" },
+  /** When the picture was taken, from its EXIF (capture-time.ts); absent when the file said nothing plausible. */
+  takenAt: { type: "string", readOnly: true },
 } satisfies Record<string, Attribute>;

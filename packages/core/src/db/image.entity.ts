@@ -2,9 +2,16 @@ import { createSchema } from "electrodb";
 import { listingAttributes } from "./attributes.ts";
 import { TABLE } from "./table.ts";
 
-const { gsi1, gsi2 } = TABLE.globalIndexes;
+const { gsi1, gsi2, gsi3 } = TABLE.globalIndexes;
 
-/** One image: its metadata, keyed by id, listed by upload month (spread over write shards) and by owner. */
+/** The listings hold an image unless it is trashed: their keys go when `trashedAt` is set (sparse indexes). */
+const listed = (attributes: { trashedAt?: string }) => attributes.trashedAt === undefined;
+
+/**
+ * One image: its metadata, keyed by id, listed by upload month (spread over write shards) and by
+ * owner; once trashed, in its owner's trash instead. A change that sets or removes `trashedAt`
+ * passes the listing keys' composites (`.composite()`), so ElectroDB rebuilds or removes them.
+ */
 export const imageSchema = createSchema({
   model: { entity: "image", version: "1", service: "images" },
   attributes: {
@@ -15,6 +22,14 @@ export const imageSchema = createSchema({
     shard: { type: "number", required: true, readOnly: true },
     /** Bumped by every change, so concurrent edits cannot interleave their tag items. */
     revision: { type: "number", required: true },
+    /** When its owner moved it to the trash (ISO 8601); absent unless trashed. */
+    trashedAt: { type: "string" },
+    /** The owner, set with `trashedAt` only: the trash index's partition (absent, the item is not in it). */
+    trashedBy: { type: "string" },
+    /** TTL, epoch seconds: set on trash to TRASH_DAYS ahead, when the purge comes; absent unless trashed. */
+    expiresAt: { type: "number", field: TABLE.ttlAttribute },
+    /** The sha256 of the file as uploaded (before re-encoding): its digest item names this image. */
+    uploadedSha256: { type: "string", readOnly: true },
   },
   indexes: {
     byId: {
@@ -24,13 +39,22 @@ export const imageSchema = createSchema({
     },
     byMonth: {
       index: "gsi1",
+      condition: listed,
       pk: { field: gsi1.partitionKey, composite: ["month", "shard"], casing: "none" },
       sk: { field: gsi1.sortKey, composite: ["uploadTime", "imageId"], casing: "none" },
     },
     byUser: {
       index: "gsi2",
+      condition: listed,
       pk: { field: gsi2.partitionKey, composite: ["userId"], casing: "none" },
       sk: { field: gsi2.sortKey, composite: ["uploadTime", "imageId"], casing: "none" },
+    },
+    /** The owner's trash, most recently trashed first. */
+    byTrash: {
+      index: "gsi3",
+      condition: (attributes: { trashedAt?: string }) => attributes.trashedAt !== undefined,
+      pk: { field: gsi3.partitionKey, composite: ["trashedBy"], casing: "none" },
+      sk: { field: gsi3.sortKey, composite: ["trashedAt"], casing: "none" },
     },
   },
 });

@@ -1,6 +1,7 @@
 import { Entity, Service } from "electrodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { catalogSchema } from "./catalog.entity.ts";
+import { digestSchema } from "./digest.entity.ts";
 import { idempotencySchema } from "./idempotency.entity.ts";
 import { imageDeletionSchema } from "./image-deletion.entity.ts";
 import { imageTagSchema } from "./image-tag.entity.ts";
@@ -20,6 +21,7 @@ export function createDb(client: DynamoDBDocumentClient, table: string) {
       idempotency: new Entity(idempotencySchema, config),
       upload: new Entity(uploadSchema, config),
       rateWindow: new Entity(rateWindowSchema, config),
+      digest: new Entity(digestSchema, config),
     },
     config,
   );

@@ -6,13 +6,15 @@
 export const TABLE = {
   partitionKey: "pk",
   sortKey: "sk",
-  /** Epoch seconds; DynamoDB's TTL removes records whose time has passed (pending uploads). */
+  /** Epoch seconds; DynamoDB's TTL removes records whose time has passed (pending uploads, trashed images). */
   ttlAttribute: "expires_at",
   globalIndexes: {
     /** Images by month bucket of upload time; tag items by tag. */
     gsi1: { partitionKey: "gsi1pk", sortKey: "gsi1sk" },
     /** Images by owner; tag items by owner and tag. */
     gsi2: { partitionKey: "gsi2pk", sortKey: "gsi2sk" },
+    /** Trashed images by owner, by when they were trashed (sparse: only trashed images have its keys). */
+    gsi3: { partitionKey: "gsi3pk", sortKey: "gsi3sk" },
   },
 } as const;
 

@@ -21,6 +21,8 @@ export const uploadSchema = createSchema({
     /** Where the client posts the file. */
     objectKey: { type: "string", required: true, readOnly: true },
     state: { type: ["pending", "failed"] as const, required: true },
+    /** What finishing does with a file its owner already has (`on_duplicate`); store when absent. */
+    onDuplicate: { type: ["store", "reject", "return"] as const, readOnly: true },
     failureKind: { type: "string" },
     failureReason: { type: "string" },
     /** When a pending upload stops waiting for its file (its link's end plus a grace); then it reads as failed. */

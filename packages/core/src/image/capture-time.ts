@@ -1,4 +1,13 @@
-import exifr from "exifr";
+/// <reference path="./exifr-modules.d.ts" />
+// exifr's core and only what reading one EXIF tag pair needs: files on disk, JPEG, PNG (its eXIf
+// chunk, found past the header), HEIF/AVIF, and the TIFF structure EXIF is written in.
+import { parse } from "exifr/src/core.mjs";
+import "exifr/src/file-readers/FsReader.mjs";
+import "exifr/src/file-parsers/jpeg.mjs";
+import "exifr/src/file-parsers/png.mjs";
+import "exifr/src/file-parsers/heif.mjs";
+import "exifr/src/segment-parsers/tiff-exif.mjs";
+import "exifr/src/segment-parsers/ihdr.mjs";
 
 /** Photography's first surviving picture (Niépce, 1826): nothing was taken before it. */
 const EARLIEST_YEAR = 1826;
@@ -9,6 +18,10 @@ const FURTHEST_AHEAD_MS = 14 * 3600_000;
 
 /** EXIF's "YYYY:MM:DD HH:MM:SS", with "-" between the date's parts tolerated (some writers use it). */
 const EXIF_DATE_TIME = /^(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/;
+/** The EXIF tags read, by number (the core build has no dictionary of names). */
+const DATE_TIME_ORIGINAL = 0x9003;
+const OFFSET_TIME_ORIGINAL = 0x9011;
+
 /** EXIF 2.31's OffsetTimeOriginal: "+hh:mm" or "-hh:mm". */
 const EXIF_OFFSET = /^([+-])(\d{2}):(\d{2})$/;
 
@@ -59,12 +72,19 @@ export function captureTimeOf(dateTime: unknown, offset: unknown, now: Date): st
  */
 export async function readCaptureTime(input: Uint8Array | string, now: Date): Promise<string | null> {
   try {
-    const tags = (await exifr.parse(typeof input === "string" ? input : Buffer.from(input), {
-      pick: ["DateTimeOriginal", "OffsetTimeOriginal"],
+    const tags = await parse(typeof input === "string" ? input : Buffer.from(input), {
+      // The Exif IFD's two tags and no other block (GPS above all is never read).
+      ifd0: false,
+      ifd1: false,
+      gps: false,
+      interop: false,
+      exif: [DATE_TIME_ORIGINAL, OFFSET_TIME_ORIGINAL],
+      translateKeys: false,
+      translateValues: false,
       // The text as written: exifr's revived Date would read the wall clock in this process's zone.
       reviveValues: false,
-    })) as { DateTimeOriginal?: unknown; OffsetTimeOriginal?: unknown } | undefined;
-    return captureTimeOf(tags?.DateTimeOriginal, tags?.OffsetTimeOriginal, now);
+    });
+    return captureTimeOf(tags?.[DATE_TIME_ORIGINAL], tags?.[OFFSET_TIME_ORIGINAL], now);
   } catch {
     return null;
   }

@@ -8,15 +8,20 @@ export const ImageInfo = z.object({
   description: z.string().nullable(),
   tags: z.array(z.string()),
   upload_time: z.string(),
-  status: z.enum(["pending", "ready", "failed"]),
+  status: z.enum(["pending", "ready", "failed", "trashed"]),
   content_type: z.string(),
   size_bytes: z.number().int(),
   width: z.number().int().nullable(),
   height: z.number().int().nullable(),
   sha256: z.string().nullable(),
   s3_url: z.string(),
+  /** When the picture was taken, from EXIF (capture-time.ts); null when the file says nothing plausible. */
+  taken_at: z.string().nullable(),
   /** Only on a failed upload, for its owner: why the bytes were refused. */
   failure_reason: z.string().optional(),
+  /** Only on a trashed image, for its owner: when it was trashed and when it will be purged. */
+  trashed_at: z.string().optional(),
+  purge_at: z.string().optional(),
 });
 export type ImageInfo = z.infer<typeof ImageInfo>;
 
@@ -195,6 +200,12 @@ export function parseMediaType(text: string): MediaType | null {
   return { essence: `${start[1]}/${start[2]}`.toLowerCase(), parameters };
 }
 
+/** A sha256 digest: 64 hex digits, in either case, kept lower-cased. */
+export const Sha256 = z
+  .string()
+  .regex(/^[0-9a-fA-F]{64}$/, "must be a sha256 digest: 64 hex digits")
+  .transform((hex) => hex.toLowerCase());
+
 /** A declared file type: compared and stored as its lower-cased essence, since image types take no parameters. */
 const DeclaredType = z.string().transform((text) => parseMediaType(text)?.essence ?? text);
 
@@ -205,6 +216,8 @@ export const LargeUploadRequest = z.object({
   tags: Tags.default([]),
   contentType: DeclaredType,
   sizeBytes: z.number().int().min(1),
+  /** The file's sha256 as the client hashed it, when it asks for duplicates to be refused or answered at the start. */
+  sha256: Sha256.optional(),
 });
 export type LargeUploadRequest = z.input<typeof LargeUploadRequest>;
 

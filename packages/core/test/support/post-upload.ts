@@ -1,4 +1,4 @@
-import type { PresignedUpload } from "../../src/image/large-uploads.ts";
+import type { PresignedUpload } from "../../src/image/start-large-upload.ts";
 
 /** Sends a file the way a browser or curl does: a form post of the presigned fields, then the file. */
 export async function postToS3(upload: PresignedUpload, bytes: Uint8Array, fileName = "photo.jpg"): Promise<Response> {

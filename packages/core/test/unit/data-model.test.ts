@@ -2,12 +2,13 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { catalogSchema } from "../../src/db/catalog.entity.ts";
+import { digestSchema } from "../../src/db/digest.entity.ts";
 import { imageDeletionSchema } from "../../src/db/image-deletion.entity.ts";
 import { imageTagSchema } from "../../src/db/image-tag.entity.ts";
 import { imageSchema } from "../../src/db/image.entity.ts";
 import { describeTableForCreate, TABLE } from "../../src/db/table.ts";
 
-const schemas = [imageSchema, imageTagSchema, imageDeletionSchema, catalogSchema];
+const schemas = [imageSchema, imageTagSchema, imageDeletionSchema, catalogSchema, digestSchema];
 const SRC = join(import.meta.dirname, "../../src");
 
 function sourceFiles(dir: string): string[] {
@@ -38,7 +39,7 @@ describe("the data model", () => {
     const table = describeTableForCreate("t");
     const names = table.AttributeDefinitions.map((a) => a.AttributeName);
     expect(new Set(names).size).toBe(names.length);
-    expect(names.sort()).toEqual(["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "pk", "sk"]);
+    expect(names.sort()).toEqual(["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "pk", "sk"]);
   });
 
   it("has no Scan anywhere in the core: every read is a Query or a Get", () => {
