@@ -1,4 +1,7 @@
 import { createHash } from "node:crypto";
+import { createImageStore } from "@images/core";
+import { createImageEventConsumer } from "@images/core/events/consumer";
+import type { ChangeRecord } from "@images/core/events/change-record";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tinyPng } from "../../../core/test/support/fixtures.ts";
 import { signDevelopmentToken } from "../../src/development-token.ts";
@@ -139,6 +142,53 @@ describe("trash and restore under injected faults", () => {
       });
     expect(await expectFailedOrOk(await faults.failing(0, "before", ask), 200)).toBe(false);
     expect((await ask()).status).toBe(200);
+  });
+});
+
+describe("the purge after TRASH_DAYS, under injected faults", () => {
+  it("TTL removes a trashed image; each step of the purge fails once, the retried record leaves nothing behind", async () => {
+    const local = api.localAws!;
+    // Trashed 31 days ago: its TTL has passed.
+    const past = createImageStore({
+      config: api.config,
+      clients: api.clients,
+      now: () => new Date(Date.now() - 31 * 86_400_000),
+    });
+    const consume = createImageEventConsumer({ config: api.config, clients: api.clients, publish: async () => {} });
+    const purgeOne = async () => {
+      const imageId = await newImage();
+      await past.trash(imageId, "liv");
+      const mark = local.changes.records().length;
+      expect(await local.sweepExpired()).toBeGreaterThanOrEqual(1);
+      const removal = local.changes
+        .records()
+        .slice(mark)
+        .filter((record) => record.userIdentity && JSON.stringify(record.dynamodb.Keys).includes(imageId));
+      expect(removal).toHaveLength(1);
+      return { imageId, record: removal[0] as unknown as ChangeRecord };
+    };
+    const first = await purgeOne();
+    const steps = await faults.record(() => consume([first.record]));
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    for (const [index, call] of steps.entries()) {
+      for (const timing of TIMINGS) {
+        if (timing === "after" && !takesEffect(call)) continue;
+        const { imageId, record } = await purgeOne();
+        const result = await faults.failing(index, timing, () => consume([record]));
+        // A failed purge names its record, and Lambda (here, the test) hands it over again.
+        if (result.batchItemFailures.length > 0) {
+          expect(result.batchItemFailures).toEqual([{ itemIdentifier: record.dynamodb.SequenceNumber }]);
+          expect(await consume([record])).toEqual({ batchItemFailures: [] });
+        }
+        expect(await api.itemsOf(imageId), `${call} ${timing}`).toEqual([]);
+        expect((await api.objectKeys()).filter((key) => key.includes(imageId))).toEqual([]);
+        await expectClean();
+      }
+    }
+    // Purged images are gone for good: 404, in no trash, known by no digest.
+    expect((await send("GET", `/images/${first.imageId}`)).status).toBe(404);
+    expect((await send("POST", `/images/${first.imageId}/restore`)).status).toBe(404);
+    expect(await listed("/images?trashed=true&limit=100")).not.toContain(first.imageId);
   });
 });
 

@@ -1,6 +1,6 @@
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { QueryCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { ensureBucket, ensureTable, startLocalAws } from "@images/local";
+import { ensureBucket, ensureTable, startLocalAws, type LocalAws } from "@images/local";
 import { createAwsClients, type AwsClients } from "../../src/aws/clients.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { createImageStore, type ImageStore } from "../../src/image/image-store.ts";
@@ -18,6 +18,8 @@ export interface TestStore {
   itemsOf(imageId: string): Promise<Record<string, unknown>[]>;
   /** Everything stored, table and bucket, to compare before and after a refused request. */
   snapshot(): Promise<{ items: Record<string, unknown>[]; objects: string[] }>;
+  /** The embedded emulators (change feed, TTL sweep); undefined on external endpoints. */
+  localAws?: LocalAws;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,8 @@ export async function startTestStore(
     : await startLocalAws({
         tableName: names.TABLE_NAME,
         bucketName: names.TABLE_NAME,
+        // Tests sweep when they mean to (localAws.sweepExpired).
+        ttlSweepIntervalMs: 0,
         onObjectCreated: async ({ key }) => {
           if (!store || options.autoFinish === false || !key.startsWith(PENDING_UPLOAD_PREFIX)) return;
           const outcome = store.finishUpload(key);
@@ -76,6 +80,7 @@ export async function startTestStore(
     store,
     finished,
     objectKeys,
+    localAws: aws,
     async itemsOf(imageId) {
       const out = await clients.dynamo.send(
         new QueryCommand({
