@@ -10,6 +10,10 @@
  * collection variable, so none can shadow what the caller gives.
  */
 
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
 /** The fixtures, relative to the repository (newman's --working-dir): ../shared sits beside it. */
 export const FIXTURES = {
   /** Small enough for the multipart mode (at most 4 MiB). */
@@ -25,6 +29,12 @@ export const DEFAULT_BASE_URL = "http://127.0.0.1:3000";
 export const TOKEN_VARIABLE = "token";
 /** How often, and how far apart, the large image is fetched until it is `ready`. */
 const POLL = { attempts: 60, intervalMs: 500 };
+/** The sha256 of the small fixture as uploaded: what a client asks POST /images/check about. */
+const SMALL_SHA256 = createHash("sha256")
+  .update(readFileSync(join(import.meta.dirname, "../../..", FIXTURES.small.src)))
+  .digest("hex");
+/** A digest no file of the run has. */
+const UNKNOWN_SHA256 = "0".repeat(64);
 /** An id of the right shape that no image has. */
 const UNKNOWN_ID = "img_00000000000000000000000000";
 
@@ -337,7 +347,86 @@ export const FLOW: FlowFolder[] = [
     ],
   },
   {
-    name: "7. Delete",
+    name: "7. Duplicates and recently deleted",
+    description:
+      "The small file is known by its sha256; uploading it again is refused or answered with the image there; " +
+      "the image goes to the trash, is listed there, and is restored.",
+    steps: [
+      {
+        name: "Check which files are already uploaded",
+        operationId: "checkImages",
+        json: { sha256: [SMALL_SHA256, UNKNOWN_SHA256] },
+        status: 200,
+        tests: [
+          `pm.test("the small file is known, the other is not", () =>`,
+          `  pm.expect(body.known).to.deep.equal([{ sha256: "${SMALL_SHA256}", image_id: pm.variables.get("smallImageId") }]));`,
+        ],
+      },
+      {
+        name: "Upload the same file, answered with the image there",
+        operationId: "uploadImage",
+        query: { on_duplicate: "return" },
+        form: [
+          { key: "file", file: FIXTURES.small.src },
+          { key: "title", value: "Fresh flower again" },
+        ],
+        status: 200,
+        tests: [
+          `pm.test("the existing image", () => pm.expect(body.image_id).to.equal(pm.variables.get("smallImageId")));`,
+        ],
+      },
+      {
+        name: "Upload the same file, refused as a duplicate",
+        operationId: "uploadImage",
+        query: { on_duplicate: "reject" },
+        form: [
+          { key: "file", file: FIXTURES.small.src },
+          { key: "title", value: "Fresh flower again" },
+        ],
+        status: 409,
+        tests: [
+          `pm.test("names the existing image", () =>`,
+          `  pm.expect(body.existing_image_id).to.equal(pm.variables.get("smallImageId")));`,
+        ],
+      },
+      {
+        name: "Trash the image",
+        operationId: "trashImage",
+        pathVariables: { image_id: "{{smallImageId}}" },
+        status: 200,
+        tests: [
+          `pm.test("trashed, with when it goes", () => {`,
+          `  pm.expect(body.status).to.equal("trashed");`,
+          `  pm.expect(Date.parse(body.purge_at)).to.be.above(Date.parse(body.trashed_at));`,
+          `});`,
+        ],
+      },
+      {
+        name: "List the trash",
+        operationId: "listImages",
+        query: { trashed: "true", limit: "100" },
+        status: 200,
+        tests: [
+          expectIds(["smallImageId"]),
+          `pm.test("in no other listing", () => pm.expect(body.items.every((item) => item.status === "trashed")).to.be.true);`,
+        ],
+      },
+      {
+        name: "Restore the image",
+        operationId: "restoreImage",
+        pathVariables: { image_id: "{{smallImageId}}" },
+        status: 200,
+        tests: [
+          `pm.test("ready again, with its tags", () => {`,
+          `  pm.expect(body.status).to.equal("ready");`,
+          `  pm.expect(body.tags).to.include(pm.variables.get("runTag"));`,
+          `});`,
+        ],
+      },
+    ],
+  },
+  {
+    name: "8. Delete",
     description: "Both images go; the first is then not found.",
     steps: [
       {
@@ -361,7 +450,7 @@ export const FLOW: FlowFolder[] = [
     ],
   },
   {
-    name: "8. Error answers",
+    name: "9. Error answers",
     description: "Problem JSON (RFC 9457) for a missing token, an unknown id, a bad date and a file that is no image.",
     steps: [
       {
