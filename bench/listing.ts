@@ -37,7 +37,11 @@ import {
 const PAGE = 20;
 /** Pages walked to count reads beyond the first. */
 const WALK_PAGES = 5;
+/** One partition (the owner's listings): the page and its look-ahead item. */
 const READ_TARGET = 1.1;
+/** Over S write shards (all images, a tag): the page and a look-ahead per shard, at best. */
+const shardedReadTarget = (shards: number) => 1 + shards / PAGE;
+const shardedFilter = (name: string) => !name.includes("user");
 const WARM_ROUNDS = 20;
 const GROWTH_TARGET = 1.5;
 
@@ -134,6 +138,8 @@ export interface CombinationResult {
 
 export interface SizeResult {
   images: number;
+  /** LISTING_SHARDS of the store that seeded and listed the table (the default). */
+  shards: number;
   items: number;
   seedMs: number;
   combinations: CombinationResult[];
@@ -258,7 +264,7 @@ async function prepareTable(size: number, options: ListingOptions): Promise<Tabl
     const store = createImageStore({ config, clients, log: () => {} });
     const db = createDb(clients.dynamo, config.tableName);
     const now = new Date();
-    const records = makeImages(size, now, await tinyPngShape());
+    const records = makeImages(size, now, await tinyPngShape(), undefined, config.listingShards);
 
     const seedStarted = performance.now();
     const items = await seedImages(db, records);
@@ -288,7 +294,7 @@ async function prepareTable(size: number, options: ListingOptions): Promise<Tabl
           .filter((record) => matches(record, filter))
           .sort(newestFirst)
           .map((record) => record.imageId),
-      result: { images: size, items, seedMs, combinations: results },
+      result: { images: size, shards: config.listingShards, items, seedMs, combinations: results },
     };
   } catch (error) {
     await emulators.stop();
@@ -358,12 +364,14 @@ function readEfficiency(sizes: SizeResult[], options: ListingOptions): SectionRe
     const page1 = c.page1.read / c.page1.returned;
     const walked = c.walk.read / c.walk.returned;
     const worst = Math.max(page1, c.walk.worstPage);
+    const sharded = shardedFilter(c.name) && at.shards > 1;
+    const target = sharded ? shardedReadTarget(at.shards) : READ_TARGET;
     checks.push({
       section: "2. Read efficiency",
-      what: `${c.name}: items read per item returned (worst page of ${c.walk.pages})`,
+      what: `${c.name}: items read per item returned (worst page of ${c.walk.pages}${sharded ? `, ${at.shards} shards` : ""})`,
       value: worst.toFixed(3),
-      target: `≤ ${READ_TARGET}`,
-      met: worst <= READ_TARGET,
+      target: `≤ ${+target.toFixed(3)}${sharded ? " (1 + S/20)" : ""}`,
+      met: worst <= target,
     });
     const scan = c.scan ? `${count(c.scan.read)} (${(c.scan.read / PAGE).toFixed(0)})` : "not run";
     const first = c.scanFirstMatches
@@ -379,7 +387,7 @@ function readEfficiency(sizes: SizeResult[], options: ListingOptions): SectionRe
       `${c.walk.read} / ${c.walk.returned} = ${walked.toFixed(3)}`,
       scan,
       first,
-      worst <= READ_TARGET ? "met" : "**missed**",
+      `≤ ${+target.toFixed(3)}: ${worst <= target ? "met" : "**missed**"}`,
     ];
   });
   const seedLines = sizes
@@ -397,7 +405,9 @@ function readEfficiency(sizes: SizeResult[], options: ListingOptions): SectionRe
   const markdown = [
     `${count(at.images)} images (${count(at.items)} items: each image and one item per tag), from 100 users over ` +
       `${SPAN_MONTHS} months; the filters use the busiest user (20% of images), the most common tag (40%) and the ` +
-      `middle 12 months. "Read" is DynamoDB's ScannedCount summed over every request a page made (a middleware on ` +
+      `middle 12 months. The all-images and tag listings are spread over LISTING_SHARDS = ${at.shards} write shards ` +
+      `(the default), whose pages query every shard: their target is 1 + S/20 items read per item returned (the page ` +
+      `and one look-ahead per shard), the owner's listings' (one partition) ${READ_TARGET}. "Read" is DynamoDB's ScannedCount summed over every request a page made (a middleware on ` +
       `the store's document client); the page is checked against an in-memory answer. The catalog item that bounds ` +
       `the month walk is cached for a minute per instance and is not in these counts (one GetItem a minute).`,
     "",
@@ -412,7 +422,7 @@ function readEfficiency(sizes: SizeResult[], options: ListingOptions): SectionRe
         `pages 1-${WALK_PAGES}: read / returned`,
         "Scan + filter, newest first: read (per returned)",
         "Scan stopped at 20 matches, unordered, pages of 100: read (per returned)",
-        `target ≤ ${READ_TARGET}`,
+        "target",
       ],
       rows,
     ),

@@ -10,7 +10,7 @@
  *   BENCH_QUICK=1       fewer repetitions everywhere and no 100,000-image table, to try the bench
  *                       itself (rougher numbers)
  *   BENCH_ONLY=<words>  only the sections whose names contain one of these comma-separated words
- *                       (cold, listing, load, memory, delivery), to work on one
+ *                       (cold, listing, load, memory, delivery, capacity), to work on one
  *   BENCH_NODE22=0      skips the cold starts on Node 22 (otherwise a Node 22 binary is fetched
  *                       once from npm's node-<platform>-<arch> package into the OS temp folder)
  *   BENCH_RENDER=<file> writes RESULTS.md again from the raw results a run left in <file>
@@ -23,6 +23,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { join, resolve } from "node:path";
+import { loadConfig } from "@images/core";
+import { runCapacity } from "./capacity.ts";
 import { runColdStart } from "./cold-start.ts";
 import { findings } from "./findings.ts";
 import { runListing } from "./listing.ts";
@@ -86,6 +88,10 @@ async function measure(): Promise<Run> {
   await section("4. load", () => runLoad({ seconds: quick ? 2 : 4, uploadSeconds: quick ? 3 : 5, log }));
   await section("5. memory", () => runMemory({ runs: quick ? 1 : 2, log }));
   await section("6. delivery", () => runDelivery({ runs: quick ? 3 : 9, log }));
+  // A model, not a measurement: the same figures on any machine, with LISTING_SHARDS's default.
+  await section("7. capacity", () =>
+    runCapacity({ defaultShards: loadConfig({ TABLE_NAME: "t", BUCKET_NAME: "b" }).listingShards, log }),
+  );
 
   const cpus = os.cpus();
   return {

@@ -153,13 +153,9 @@ export function createListing(deps: ListingDeps) {
 
   /**
    * The newest `want` items of one partition after `after` (the key of the last item a page
-   * returned), newest first; fewer when the partition holds fewer.
-   *
-   * One shard: one Query (more only when DynamoDB stops at its 1 MB page). Several: each shard
-   * is asked for its share of `want` in parallel; the merge is exact as soon as every shard that
-   * may hold more has its oldest item read at or past the `want`-th place, so the shards whose
-   * items all landed higher are asked for more (a share of the places left), in parallel again,
-   * until none is. Each shard continues from `after` with the shard's own partition key.
+   * returned), newest first; fewer when the partition holds fewer. One shard: one Query (more
+   * only when DynamoDB stops at its 1 MB page); several: `mergeShards`, each shard continuing
+   * from `after` under its own partition key.
    */
   async function readPartition(
     p: Plan,
@@ -182,33 +178,13 @@ export function createListing(deps: ListingDeps) {
       return found;
     }
 
-    const shards = Array.from({ length: partition.shards }, (_, shard) => ({
-      shard,
-      items: [] as RawItem[],
-      startKey: after && { ...after, [partitionKey]: partitionKeyOf(paramsOf(shard, 1)) },
-      done: false,
-    }));
-    const fetch = async (state: (typeof shards)[number], limit: number) => {
-      const page = await send(paramsOf(state.shard, limit), state.startKey);
-      state.items.push(...((page.Items ?? []) as RawItem[]));
-      state.startKey = page.LastEvaluatedKey;
-      state.done = !page.LastEvaluatedKey;
-    };
-    const newestFirst = (a: RawItem, b: RawItem) => (String(a[sortKey]) < String(b[sortKey]) ? 1 : -1);
-
-    await Promise.all(shards.map((state) => fetch(state, Math.ceil(want / partition.shards))));
-    for (;;) {
-      const merged = shards.flatMap((state) => state.items).sort(newestFirst);
-      const behind = shards.flatMap((state) => {
-        if (state.done) return [];
-        const place = merged.indexOf(state.items.at(-1)!);
-        return merged.length < want || place < want - 1 ? [{ state, place }] : [];
-      });
-      if (behind.length === 0) return merged.slice(0, want);
-      await Promise.all(
-        behind.map(({ state, place }) => fetch(state, Math.max(1, Math.ceil((want - 1 - place) / partition.shards)))),
+    return mergeShards(partition.shards, want, sortKey, async (shard, limit, startKey) => {
+      const page = await send(
+        paramsOf(shard, limit),
+        startKey ?? (after && { ...after, [partitionKey]: partitionKeyOf(paramsOf(shard, 1)) }),
       );
-    }
+      return { items: (page.Items ?? []) as RawItem[], next: page.LastEvaluatedKey };
+    });
   }
 
   return async function list(input: ListFilter): Promise<{ items: ListingRecord[]; nextCursor: string | null }> {
@@ -253,4 +229,50 @@ export function createListing(deps: ListingDeps) {
 /** The partition key value of an ElectroDB query's params (its key condition is `#pk = :pk`). */
 function partitionKeyOf(params: Record<string, unknown>): string {
   return String((params.ExpressionAttributeValues as Record<string, unknown>)[":pk"]);
+}
+
+/** One Query of one shard: its items, and where it stopped when it did not reach the end. */
+type ShardFetch = (
+  shard: number,
+  limit: number,
+  startKey: Key | undefined,
+) => Promise<{ items: RawItem[]; next?: Key }>;
+
+/**
+ * The newest `want` items over `shards` shards of one partition, newest first by `sortKey`.
+ * Each shard is asked for its share of `want` at once; the merge is exact once every shard that
+ * may hold more has its oldest item read at or past the `want`-th place, so the shards whose
+ * items all landed higher are asked for more (a share of the places left), at once again, until
+ * none is: a page reads its items, a look-ahead per shard and what shards holding fewer than
+ * their share gave beyond it (1 + S/want at best). `fetch` starts a shard where the page starts
+ * when given no key.
+ */
+async function mergeShards(shards: number, want: number, sortKey: string, fetch: ShardFetch): Promise<RawItem[]> {
+  const states = Array.from({ length: shards }, (_, shard) => ({
+    shard,
+    items: [] as RawItem[],
+    startKey: undefined as Key | undefined,
+    done: false,
+  }));
+  const read = async (state: (typeof states)[number], limit: number) => {
+    const page = await fetch(state.shard, limit, state.startKey);
+    state.items.push(...page.items);
+    state.startKey = page.next;
+    state.done = !page.next;
+  };
+  const newestFirst = (a: RawItem, b: RawItem) => (String(a[sortKey]) < String(b[sortKey]) ? 1 : -1);
+
+  await Promise.all(states.map((state) => read(state, Math.ceil(want / shards))));
+  for (;;) {
+    const merged = states.flatMap((state) => state.items).sort(newestFirst);
+    const behind = states.flatMap((state) => {
+      if (state.done) return [];
+      const place = merged.indexOf(state.items.at(-1)!);
+      return merged.length < want || place < want - 1 ? [{ state, place }] : [];
+    });
+    if (behind.length === 0) return merged.slice(0, want);
+    await Promise.all(
+      behind.map(({ state, place }) => read(state, Math.max(1, Math.ceil((want - 1 - place) / shards)))),
+    );
+  }
 }

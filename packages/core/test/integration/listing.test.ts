@@ -26,7 +26,7 @@ function random(seed: number) {
 }
 
 /** One write shard (an owner's listing always; the others before sharding) and several. */
-const SHARD_COUNTS = [1, 4];
+const SHARD_COUNTS = [1, 4, 10];
 
 describe.each(SHARD_COUNTS)("with LISTING_SHARDS=%i", (shards) => {
   let t: TestStore;
