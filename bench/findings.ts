@@ -279,6 +279,39 @@ function memory(sections: SectionResult[]): string[] {
   ];
 }
 
+interface CapacityDesign {
+  shards: number;
+  itemBytes: { image: number; tag: number; imageWcu: number; tagWcu: number };
+  writes: { index: string; perUpload: number }[];
+  uploadCeiling: number;
+  firstPageReadPerReturned: number;
+  s3UploadCeiling: number;
+}
+
+function capacity(sections: SectionResult[]): string[] {
+  const designs = of<CapacityDesign[]>(sections, "7. Capacity");
+  if (!designs) return [];
+  const [before, ...sharded] = designs;
+  const chosen = sharded[0]!;
+  const month = (d: CapacityDesign) => d.writes.find((w) => w.index === "gsi1")!.perUpload * d.shards;
+  const perUpload = month(chosen);
+  const oneUnit = perUpload / chosen.itemBytes.imageWcu;
+  return [
+    `**Capacity${missed(sections, "7. Capacity") ? "" : ": met"}.** Before write sharding every upload wrote one ` +
+      `partition of the month (${count(Math.floor(before!.uploadCeiling))} uploads a second at most, not 1,000: an image ` +
+      `item is ${count(chosen.itemBytes.image)} bytes, ${chosen.itemBytes.imageWcu} write units in each index, and edits ` +
+      `and deletes write it again: ${perUpload.toFixed(2)} units an upload). With S shards the month and each tag take ` +
+      `S times that. A page of a sharded listing reads its items and at least one look-ahead per shard, so its floor ` +
+      `is 1 + S/20 items per item returned (${(1 + chosen.shards / 20).toFixed(2)} with ${chosen.shards}; modelled ` +
+      `${chosen.firstPageReadPerReturned.toFixed(2)}): 1.25 holds only up to 5 shards, which take ` +
+      `${count(Math.floor((5 * 1000) / perUpload))} uploads a second. Items under 1 KB (about ${oneUnit.toFixed(2)} ` +
+      `units an upload) would double every ceiling: the rendition keys (a quarter of an item) follow from the id and ` +
+      `its version, ElectroDB's keys could be shorter; 30,000 uploads a second would then take ` +
+      `${Math.ceil((30_000 * oneUnit) / 1000)} shards, and S3's \`images/\` prefix (${count(Math.floor(chosen.s3UploadCeiling))} ` +
+      `uploads a second until S3 splits it) would come first.`,
+  ];
+}
+
 export function findings(sections: SectionResult[], options: { with100k: boolean }): string {
   return [
     "## Why, and what would close each gap",
@@ -290,5 +323,7 @@ export function findings(sections: SectionResult[], options: { with100k: boolean
     ...load(sections),
     "",
     ...memory(sections),
+    "",
+    ...capacity(sections),
   ].join("\n");
 }
