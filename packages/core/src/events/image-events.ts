@@ -1,11 +1,9 @@
 import { CloudEvent } from "cloudevents";
 import { Entity } from "electrodb";
 import { imageSchema } from "../db/image.entity.ts";
-import { TABLE } from "../db/table.ts";
 import { uploadSchema } from "../db/upload.entity.ts";
 import type { ImageInfo } from "../image/image.schema.ts";
-import { uploadToImageInfo } from "../image/large-uploads.ts";
-import { toImageInfo, type ImageRecord } from "../image/records.ts";
+import { toImageInfo, uploadToImageInfo, type ImageRecord, type UploadRecord } from "../image/records.ts";
 import { entityOf, newItemOf, oldItemOf, type ChangeRecord, type StoredItem } from "./change-record.ts";
 
 /** The image events, in the order an image can live through them. */
@@ -20,11 +18,7 @@ export const IMAGE_EVENT_TYPES = [
 export type ImageEventType = (typeof IMAGE_EVENT_TYPES)[number];
 
 /** The image in the contract's terms; a trashed one says when it was trashed and when it goes. */
-export type EventImage = Omit<ImageInfo, "status"> & {
-  status: ImageInfo["status"] | "trashed";
-  trashed_at?: string;
-  purge_at?: string;
-};
+export type EventImage = ImageInfo;
 
 /** A CloudEvent 1.0 about one image; `sequence` orders the events of one image. */
 export type ImageEvent = CloudEvent<EventImage> & { type: ImageEventType; subject: string; sequence: string };
@@ -49,18 +43,6 @@ const parseImage = (item: StoredItem): ImageRecord =>
   parsers.image.parse({ Item: item }).data as unknown as ImageRecord;
 
 const isTrashed = (item: StoredItem | undefined) => typeof item?.[TRASHED_AT_ATTRIBUTE] === "string";
-
-function imageData(item: StoredItem, bucketName: string): EventImage {
-  const info: EventImage = toImageInfo(parseImage(item), bucketName);
-  if (!isTrashed(item)) return info;
-  const purgeSeconds = item[TABLE.ttlAttribute];
-  return {
-    ...info,
-    status: "trashed",
-    trashed_at: item[TRASHED_AT_ATTRIBUTE] as string,
-    ...(typeof purgeSeconds === "number" ? { purge_at: new Date(purgeSeconds * 1000).toISOString() } : {}),
-  };
-}
 
 /** Which event, if any, one change stands for; and the item image its data comes from. */
 function classify(record: ChangeRecord): { type: ImageEventType; item: StoredItem } | undefined {
@@ -93,8 +75,8 @@ export function imageEventOf(record: ChangeRecord, options: DeriveOptions): Imag
   if (!found) return undefined;
   const data =
     entityOf(found.item) === "upload"
-      ? uploadToImageInfo(parsers.upload.parse({ Item: found.item }).data as never, options.bucketName)
-      : imageData(found.item, options.bucketName);
+      ? uploadToImageInfo(parsers.upload.parse({ Item: found.item }).data as UploadRecord, options.bucketName)
+      : toImageInfo(parseImage(found.item), options.bucketName);
   const seconds = record.dynamodb.ApproximateCreationDateTime;
   return new CloudEvent<EventImage>({
     specversion: "1.0",

@@ -117,6 +117,7 @@ describe("image events from change records", () => {
       height: 768,
       sha256: "a".repeat(64),
       s3_url: `s3://bucket/${image.objectKey}`,
+      taken_at: null,
     });
     expect(event.validate()).toBe(true);
   });
