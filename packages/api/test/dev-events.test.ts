@@ -193,6 +193,34 @@ describe("the TTL purge", () => {
   });
 });
 
+describe("the lifecycle API's trash", () => {
+  it("says image.trashed and image.restored, then image.deleted when the TTL purges it, leaving nothing", async () => {
+    const id = await upload("through the api", "lifecycle,trash");
+    const trashed = await call("POST", `/images/${id}/trash`);
+    expect(trashed.status).toBe(200);
+    const { purge_at } = (await trashed.json()) as { purge_at: string };
+    expect((await call("POST", `/images/${id}/restore`)).status).toBe(200);
+    expect((await call("POST", `/images/${id}/trash`)).status).toBe(200);
+    // Nothing is due yet; at the purge time the TTL removes it (and what else is due by then:
+    // upload, deletion and idempotency records).
+    expect(await local.sweepExpired()).toBe(0);
+    expect(await local.sweepExpired(Date.parse(purge_at) / 1000 + 1)).toBeGreaterThanOrEqual(1);
+    await events.settled();
+    const { items } = await eventsOf(`?subject=${id}`);
+    expect(items.map((event) => event.type)).toEqual([
+      "image.ready",
+      "image.trashed",
+      "image.restored",
+      "image.trashed",
+      "image.deleted",
+    ]);
+    expect(items[1]!.data).toMatchObject({ status: "trashed", purge_at });
+    expect(items[2]!.data).toMatchObject({ status: "ready", tags: ["lifecycle", "trash"] });
+    expect(await itemsUnder(imageKey(id)[TABLE.partitionKey])).toEqual([]);
+    expect((await objectKeys()).filter((key) => key.includes(id))).toEqual([]);
+  });
+});
+
 describe("webhook", () => {
   it("gets every event signed as Standard Webhooks says, retried until taken, in order per image", async () => {
     await events.delivered();
