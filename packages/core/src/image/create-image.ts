@@ -9,7 +9,7 @@ import { NewImageMetadata, UserId, type ImageInfo } from "./image.schema.ts";
 import { monthOf } from "./listing.ts";
 import { shardOf } from "./listing-shards.ts";
 import { checkImage, normaliseImage } from "./processing.ts";
-import { readRecord } from "./read-image.ts";
+import { committedRecord } from "./read-image.ts";
 import { listingFields, objectKeysOf, toImageInfo, type ImageRecord } from "./records.ts";
 import { renditionRecords, storeRenditions } from "./renditions.ts";
 import { settleAll } from "./settle.ts";
@@ -155,9 +155,12 @@ async function storeImage(
         .go(),
     );
   } catch (error) {
-    // A timeout can hide a commit that happened: then the bytes belong to the image.
-    if (await readRecord(ctx, imageId).catch(() => null))
-      return { image: toImageInfo(record, config.bucketName), existing: false };
+    // A timeout can hide a commit that happened: then the bytes belong to the image. When that
+    // cannot be told (the confirming reads fail too), the bytes stay: an orphan can be swept,
+    // an image without its bytes cannot be mended.
+    const committed = await committedRecord(ctx, imageId).catch(() => undefined);
+    if (committed === undefined) throw toAppError(error, "saving the image");
+    if (committed) return { image: toImageInfo(committed, config.bucketName), existing: false };
     await discardObjects(ctx, keys, "upload failed while saving metadata");
     if (isConditionFailure(error)) {
       // Another upload of the same file committed first.

@@ -12,6 +12,7 @@ import { duplicateRefused, findDuplicate } from "./check-duplicates.ts";
 import { monthOf } from "./listing.ts";
 import { shardOf } from "./listing-shards.ts";
 import { checkImage, encodeWithLadder, undecodableData } from "./processing.ts";
+import { committedRecord } from "./read-image.ts";
 import { listingFields, type ImageRecord } from "./records.ts";
 import { renditionRecords, storeRenditions } from "./renditions.ts";
 import { epochSeconds, type StoreContext } from "./store-context.ts";
@@ -243,7 +244,9 @@ export async function finishUpload(ctx: StoreContext, key: string): Promise<Fini
     } catch (error) {
       // The image may exist all the same: another run finished first (a duplicate event, or a
       // second file posted to the same link), or our commit happened and only its answer was lost.
-      const committed = (await db.entities.image.get({ imageId }).go({ consistent: true })).data;
+      // When that cannot be told (the confirming reads fail too), this run's files stay and the
+      // event is tried again: an orphan can be swept, an image without its bytes cannot be mended.
+      const committed = await committedRecord(ctx, imageId);
       if (committed?.objectKey !== stored.key) {
         // Not ours: this run's files go, and the record names the winner's.
         await objects.deleteMany(stored.keys);

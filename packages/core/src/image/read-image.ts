@@ -22,6 +22,28 @@ export async function readRecord(ctx: StoreContext, imageId: string): Promise<Im
   }
 }
 
+/** How often, and how far apart, a commit whose answer was lost is looked for. */
+const CONFIRM_ATTEMPTS = 4;
+const CONFIRM_BACKOFF_MS = 50;
+
+/**
+ * After a commit that threw: the image item if the commit took effect all the same (its answer
+ * was lost), null if it did not. A read that fails is tried again; if none succeeds this throws,
+ * and the caller must keep its objects: an object without an item is found and removed later,
+ * an item without its object is a broken image.
+ */
+export async function committedRecord(ctx: StoreContext, imageId: string): Promise<ImageRecord | null> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { data } = await ctx.db.entities.image.get({ imageId }).go({ consistent: true });
+      return (data as ImageRecord | null) ?? null;
+    } catch (error) {
+      if (attempt >= CONFIRM_ATTEMPTS) throw toAppError(error, "confirming the image was saved");
+      await new Promise((resolve) => setTimeout(resolve, CONFIRM_BACKOFF_MS * attempt));
+    }
+  }
+}
+
 /** A pending or failed upload, for its owner only; null for anyone else. */
 export async function readOwnUpload(
   ctx: StoreContext,

@@ -1,0 +1,137 @@
+import { checkStore } from "@images/audit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tinyPng } from "../support/fixtures.ts";
+import { startTestStore, type TestStore } from "../support/local-store.ts";
+import { postToS3 } from "../support/post-upload.ts";
+
+/**
+ * A commit whose answer is lost (it took effect, the caller saw a timeout), and the reads that
+ * should confirm it failing too: the store must never discard the bytes of an image it saved.
+ */
+let t: TestStore;
+beforeAll(async () => {
+  t = await startTestStore({ UPLOAD_RATE_LIMIT_PER_MINUTE: "1000" }, { autoFinish: false });
+});
+afterAll(async () => t?.stop());
+
+async function violations(): Promise<string[]> {
+  const report = await checkStore({
+    dynamo: t.clients.dynamo,
+    s3: t.clients.s3,
+    tableName: t.config.tableName,
+    bucketName: t.config.bucketName,
+    verifyDigests: true,
+  });
+  return report.violations.map((v) => `${v.rule}: ${v.detail}`);
+}
+
+const lostAnswer = () => Object.assign(new Error("injected: the answer was lost"), { name: "TimeoutError" });
+const throttled = () =>
+  Object.assign(new Error("injected throttling"), { name: "ThrottlingException", $metadata: { httpStatusCode: 400 } });
+
+/**
+ * While `action` runs: the first TransactWriteItems fails (`after` it took effect, or `before`),
+ * and the next `failingReads` GetItems of the image are throttled.
+ */
+async function withFaults<T>(timing: "after" | "before", failingReads: number, action: () => Promise<T>) {
+  let transactions = 0;
+  let reads = 0;
+  const name = `lost-commit-${Math.random().toString(36).slice(2)}`;
+  const stack = t.clients.dynamo.middlewareStack as unknown as {
+    add(m: unknown, o: unknown): void;
+    remove(n: string): boolean;
+  };
+  stack.add(
+    (next: (args: unknown) => Promise<unknown>, context: { commandName: string }) => async (args: unknown) => {
+      if (context.commandName === "TransactWriteItemsCommand" && transactions++ === 0) {
+        if (timing === "before") throw throttled();
+        await next(args);
+        throw lostAnswer();
+      }
+      if (context.commandName === "GetItemCommand" && transactions > 0 && reads < failingReads) {
+        reads++;
+        throw throttled();
+      }
+      return next(args);
+    },
+    { step: "initialize", name },
+  );
+  try {
+    return await action();
+  } finally {
+    stack.remove(name);
+  }
+}
+
+const objectsOf = async (imageId: string) => (await t.objectKeys()).filter((key) => key.includes(imageId));
+
+describe("a direct upload whose commit answer is lost", () => {
+  it("answers the image it saved when a confirming read succeeds after a failed one", async () => {
+    const image = await withFaults("after", 1, async () =>
+      t.store.create({ userId: "lou", title: "lost", tags: ["a"], bytes: await tinyPng(901) }),
+    );
+    expect(image.status).toBe("ready");
+    expect((await t.store.getWithLinks(image.image_id)).renditions.length).toBeGreaterThan(0);
+    expect(await objectsOf(image.image_id)).not.toEqual([]);
+    expect(await violations()).toEqual([]);
+  });
+
+  it("keeps the bytes when no confirming read succeeds (503), so the image saved is whole", async () => {
+    const bytes = await tinyPng(902);
+    await expect(
+      withFaults("after", 100, () => t.store.create({ userId: "lou", title: "unknown", bytes })),
+    ).rejects.toMatchObject({ kind: "unavailable" });
+    const [saved] = (await t.store.list({ userId: "lou" })).items.filter((item) => item.title === "unknown");
+    expect(saved).toBeDefined();
+    expect(await objectsOf(saved!.image_id)).not.toEqual([]);
+    expect(await violations()).toEqual([]);
+  });
+
+  it("removes the bytes when the commit did not happen", async () => {
+    const before = await t.objectKeys();
+    await expect(
+      withFaults("before", 1, async () =>
+        t.store.create({ userId: "lou", title: "refused", bytes: await tinyPng(903) }),
+      ),
+    ).rejects.toMatchObject({ kind: "unavailable" });
+    expect(await t.objectKeys()).toEqual(before);
+    expect(await violations()).toEqual([]);
+  });
+});
+
+describe("finishing a large upload whose commit answer is lost", () => {
+  it("turns it ready with its own files when a confirming read fails once", async () => {
+    const bytes = await tinyPng(904);
+    const started = await t.store.startLargeUpload("max", {
+      title: "big",
+      contentType: "image/png",
+      sizeBytes: bytes.length,
+    });
+    expect((await postToS3(started.upload, bytes)).status).toBeLessThan(300);
+    expect(await withFaults("after", 1, () => t.store.finishUpload(started.upload.fields.key!))).toBe("ready");
+    const image = await t.store.getWithLinks(started.image.image_id);
+    expect(image.status).toBe("ready");
+    expect((await fetch(image.download_url!)).status).toBe(200);
+    expect(await violations()).toEqual([]);
+  });
+
+  it("keeps its files and asks for the event again when no confirming read succeeds", async () => {
+    const bytes = await tinyPng(905);
+    const started = await t.store.startLargeUpload("max", {
+      title: "big",
+      contentType: "image/png",
+      sizeBytes: bytes.length,
+    });
+    expect((await postToS3(started.upload, bytes)).status).toBe(204);
+    await expect(
+      withFaults("after", 100, () => t.store.finishUpload(started.upload.fields.key!)),
+    ).rejects.toMatchObject({
+      kind: "unavailable",
+    });
+    // The retried event finds the upload gone (the commit took it): it only removes the posted file.
+    expect(await t.store.finishUpload(started.upload.fields.key!)).toBe("ignored");
+    expect((await objectsOf(started.image.image_id)).some((key) => key.startsWith("uploads/"))).toBe(false);
+    expect((await t.store.get(started.image.image_id)).status).toBe("ready");
+    expect(await violations()).toEqual([]);
+  });
+});
