@@ -24,6 +24,16 @@ export interface UploadCallbacks {
   onPhase(phase: "uploading" | "checking"): void;
 }
 
+/** The API looks up at most this many digests a request. */
+const CHECK_BATCH = 100;
+
+/** The sha256 of a file's bytes, hex; null where the browser has no Web Crypto (not a secure context). */
+export async function fileSha256(file: Blob): Promise<string | null> {
+  if (!globalThis.crypto?.subtle) return null;
+  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 /** Everything the gallery asks of the API, typed from docs/openapi.json. */
 export function createGalleryApi(apiUrl: string, token: () => string, onUnauthorized: (error: ApiProblem) => void) {
   const client = createApiClient(apiUrl, token);
@@ -58,19 +68,21 @@ export function createGalleryApi(apiUrl: string, token: () => string, onUnauthor
    * Uploads one file: multipart to the API up to DIRECT_UPLOAD_LIMIT, else the JSON mode's
    * presigned POST straight to S3 and a wait for the check. Answers the image as it ends.
    */
-  async function uploadImage(file: File, metadata: UploadMetadata, callbacks: UploadCallbacks) {
+  async function uploadImage(file: File, metadata: UploadMetadata, callbacks: UploadCallbacks, sha256?: string) {
     const idempotencyKey = crypto.randomUUID();
     callbacks.onPhase("uploading");
+    // The same file dropped twice, or uploaded from elsewhere since the check: stored once.
+    const onDuplicate = "return" as const;
     if (file.size <= DIRECT_UPLOAD_LIMIT) {
       const form = new FormData();
       form.append("title", metadata.title);
       for (const tag of metadata.tags) form.append("tags", tag);
       form.append("file", file, file.name);
-      const answer = await sendForm(`${apiUrl}/images/upload`, form, callbacks.onProgress, {
+      const answer = await sendForm(`${apiUrl}/images/upload?on_duplicate=${onDuplicate}`, form, callbacks.onProgress, {
         authorization: `Bearer ${token()}`,
         "idempotency-key": idempotencyKey,
       });
-      if (answer.status === 201) return answer.body as Image;
+      if (answer.status === 201 || answer.status === 200) return answer.body as Image;
       const error = new ApiProblem(problemFrom(answer.status, answer.body, "Upload refused"));
       if (error.status === 401) onUnauthorized(error);
       // Over the limit this deployment sets for multipart: the other mode takes it.
@@ -80,11 +92,13 @@ export function createGalleryApi(apiUrl: string, token: () => string, onUnauthor
     const started = unwrap(
       await client.POST("/images/upload", {
         headers: { "idempotency-key": `${idempotencyKey}-large` },
+        params: { query: { on_duplicate: onDuplicate } },
         body: {
           title: metadata.title,
           tags: metadata.tags,
           content_type: file.type || "application/octet-stream",
           size_bytes: file.size,
+          ...(sha256 ? { sha256 } : {}),
         },
       }),
     );
@@ -107,8 +121,26 @@ export function createGalleryApi(apiUrl: string, token: () => string, onUnauthor
     return waitUntilChecked(started.image.image_id);
   }
 
+  /** Which of these digests the visitor already has an image for: digest to image id. */
+  async function knownDigests(digests: string[]): Promise<Map<string, string>> {
+    const known = new Map<string, string>();
+    const unique = [...new Set(digests)];
+    for (let start = 0; start < unique.length; start += CHECK_BATCH) {
+      const answer = unwrap(
+        await client.POST("/images/check", { body: { sha256: unique.slice(start, start + CHECK_BATCH) } }),
+      );
+      for (const { sha256, image_id } of answer.known) known.set(sha256, image_id);
+    }
+    return known;
+  }
+
   return {
     listImages: async (query: ListQuery) => unwrap(await client.GET("/images", { params: { query } })),
+    listTrash: async (query: { limit?: number; cursor?: string }) =>
+      unwrap(await client.GET("/images", { params: { query: { ...query, trashed: "true" } } })),
+    trashImage: async (imageId: string) => unwrap(await client.POST("/images/{image_id}/trash", path(imageId))),
+    restoreImage: async (imageId: string) => unwrap(await client.POST("/images/{image_id}/restore", path(imageId))),
+    knownDigests,
     getImage,
     updateImage: async (imageId: string, patch: ImagePatch) =>
       unwrap(await client.PATCH("/images/{image_id}", { ...path(imageId), body: patch })),

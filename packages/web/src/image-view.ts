@@ -17,6 +17,8 @@ interface Callbacks {
   onClosed(): void;
   onChanged(image: Image): void;
   onDeleted(imageId: string): void;
+  /** Moved to the trash: out of the grid, into "Recently deleted". */
+  onTrashed(image: Image): void;
 }
 
 /**
@@ -90,7 +92,12 @@ export function imageViewer(api: GalleryApi, currentUser: () => string, callback
             )
           : null,
       ),
-      h("div", { class: "dialog-side" }, metadataList(image), mine ? editForm(image) : null),
+      h(
+        "div",
+        { class: "dialog-side" },
+        metadataList(image),
+        mine && image.status !== "trashed" ? editForm(image) : null,
+      ),
     );
   }
 
@@ -98,6 +105,8 @@ export function imageViewer(api: GalleryApi, currentUser: () => string, callback
     const rows: [string, string | null | undefined][] = [
       ["Owner", image.user_id],
       ["Uploaded", formatDate(image.upload_time)],
+      // As the camera wrote it (its own offset, or its local time when it gave none).
+      ["Taken", image.taken_at ? image.taken_at.replace("T", " ") : undefined],
       ["Tags", image.tags.length > 0 ? image.tags.join(", ") : "none"],
       ["Description", image.description],
       ["Status", image.status === "ready" ? undefined : image.status],
@@ -126,6 +135,7 @@ export function imageViewer(api: GalleryApi, currentUser: () => string, callback
     const fields: Field<HTMLInputElement | HTMLTextAreaElement>[] = [titleField, description, tags];
     const problemBox = h("div", { class: "form-problem", role: "alert", hidden: true });
     const save = h("button", { type: "submit", class: "primary" }, "Save changes");
+    const trash = h("button", { type: "button" }, "Move to trash");
     const remove = h("button", { type: "button", class: "danger" }, "Delete image…");
     const form = h(
       "form",
@@ -133,7 +143,7 @@ export function imageViewer(api: GalleryApi, currentUser: () => string, callback
       h("h3", { id: "edit-heading" }, "Edit"),
       ...fields.map((f) => f.element),
       problemBox,
-      h("div", { class: "form-actions" }, save, remove),
+      h("div", { class: "form-actions" }, save, trash, remove),
     );
     const mine = generation;
     form.addEventListener("submit", (event) => {
@@ -157,6 +167,21 @@ export function imageViewer(api: GalleryApi, currentUser: () => string, callback
         })
         .catch((error: unknown) => showFormProblem(problemBox, fields, toProblem(error)))
         .finally(() => (save.disabled = false));
+    });
+    trash.addEventListener("click", async () => {
+      trash.disabled = true;
+      try {
+        const trashed = await api.trashImage(image.image_id);
+        callbacks.onTrashed(trashed);
+        announce(`Moved ${image.title} to Recently deleted`);
+        opener = null;
+        dialog.close();
+      } catch (error) {
+        showFormProblem(problemBox, fields, toProblem(error));
+        trash.focus();
+      } finally {
+        trash.disabled = false;
+      }
     });
     remove.addEventListener("click", async () => {
       if (!(await confirm.ask(image.title))) {

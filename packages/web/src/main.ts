@@ -15,6 +15,7 @@ import { imageViewer } from "./image-view.ts";
 import { clearProblems, showProblem } from "./messages.ts";
 import { toProblem, type ApiProblem } from "./problem.ts";
 import { signInView } from "./sign-in.ts";
+import { trashView } from "./trash-view.ts";
 import { uploadPanel } from "./uploads.ts";
 import { readViewState, viewStateSearch, type Filters } from "./view-state.ts";
 
@@ -83,7 +84,13 @@ function showGallery() {
     },
     onChanged: (image) => gallery.replaceImage(image),
     onDeleted: (imageId) => gallery.removeImage(imageId),
+    onTrashed: (image) => {
+      gallery.removeImage(image.image_id);
+      trash.refresh();
+    },
   });
+  // A restored image is back in the listings: the grid shows its current page again.
+  const trash = trashView(api, () => gallery.refresh());
 
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   const uploads = uploadPanel(api, () => {
@@ -92,7 +99,7 @@ function showGallery() {
     refreshTimer = setTimeout(() => gallery.refresh(), 300);
   });
 
-  replaceChildren(main, uploads, gallery.element);
+  replaceChildren(main, uploads, gallery.element, trash.element);
 
   let shownFilters = "";
   const sync = () => {

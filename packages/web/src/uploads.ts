@@ -1,4 +1,4 @@
-import type { GalleryApi, Image, ImageWithLinks } from "./api.ts";
+import { fileSha256, type GalleryApi, type Image, type ImageWithLinks } from "./api.ts";
 import { formatBytes } from "@images/client";
 import { h, replaceChildren } from "./dom.ts";
 import { announce, field } from "./messages.ts";
@@ -69,11 +69,41 @@ export function uploadPanel(api: GalleryApi, onUploaded: (image: Image | ImageWi
     }
   };
 
-  function enqueue(files: File[]) {
+  /**
+   * Asks which of the files the visitor already has (by sha256, before any byte is sent): those
+   * are marked so and not sent. If the question fails, every file is sent, and on_duplicate=return
+   * still stores none twice.
+   */
+  async function checkFirst(files: File[], rows: ReturnType<typeof uploadRow>[]) {
+    rows.forEach((row) => row.setStatus("Checking…"));
+    try {
+      const digests = await Promise.all(files.map((file) => fileSha256(file)));
+      const asked = digests.filter((digest): digest is string => digest !== null);
+      const known = asked.length > 0 ? await api.knownDigests(asked) : new Map<string, string>();
+      return digests.map((digest) => ({
+        digest: digest ?? undefined,
+        existing: digest ? known.get(digest) : undefined,
+      }));
+    } catch {
+      return files.map(() => ({ digest: undefined, existing: undefined }));
+    }
+  }
+
+  async function enqueue(files: File[]) {
     const metadata = { title: title.control.value.trim(), tags: parseTags(tags.control.value) };
-    for (const file of files) {
-      const row = uploadRow(file);
-      list.prepend(row.element);
+    const rows = files.map((file) => uploadRow(file));
+    for (const row of rows) list.prepend(row.element);
+    const checked = await checkFirst(files, rows);
+    for (const [index, file] of files.entries()) {
+      const row = rows[index]!;
+      const { digest, existing } = checked[index]!;
+      if (existing) {
+        row.done("Already uploaded");
+        row.element.dataset.existingImageId = existing;
+        announce(`${file.name} is already uploaded`);
+        continue;
+      }
+      row.setStatus("Waiting");
       queue.push(async () => {
         try {
           const image = await api.uploadImage(
@@ -83,6 +113,7 @@ export function uploadPanel(api: GalleryApi, onUploaded: (image: Image | ImageWi
               onPhase: (phase) => row.setStatus(phase === "checking" ? "Checking…" : "Uploading…"),
               onProgress: (sent, total) => row.setProgress(sent / total),
             },
+            digest,
           );
           if (image.status === "ready") {
             row.done(`Ready`);
@@ -103,7 +134,7 @@ export function uploadPanel(api: GalleryApi, onUploaded: (image: Image | ImageWi
   }
 
   picker.addEventListener("change", () => {
-    enqueue([...(picker.files ?? [])]);
+    void enqueue([...(picker.files ?? [])]);
     picker.value = "";
   });
   zone.addEventListener("dragover", (event) => {
@@ -114,7 +145,7 @@ export function uploadPanel(api: GalleryApi, onUploaded: (image: Image | ImageWi
   zone.addEventListener("drop", (event) => {
     event.preventDefault();
     zone.classList.remove("dragging");
-    enqueue([...(event.dataTransfer?.files ?? [])]);
+    void enqueue([...(event.dataTransfer?.files ?? [])]);
   });
 
   return h(

@@ -33,11 +33,11 @@ async function shot(name: string, fullPage = false) {
 }
 
 /** A file dropped on the drop zone, as a person dragging it from their desktop would. */
-async function dropFiles(names: string[]) {
+async function dropFiles(names: string[], bytesOf = (name: string): Buffer => readFileSync(join(FIXTURES_DIR, name))) {
   const files = names.map((name) => ({
     name,
     type: name.endsWith(".png") ? "image/png" : name.endsWith(".webp") ? "image/webp" : "image/jpeg",
-    base64: readFileSync(join(FIXTURES_DIR, name)).toString("base64"),
+    base64: bytesOf(name).toString("base64"),
   }));
   const dataTransfer = await page.evaluateHandle((files) => {
     const transfer = new DataTransfer();
@@ -188,7 +188,9 @@ describe("the web gallery in Chromium", () => {
 
     // The 8 MB file went in the JSON mode: a presigned POST to the S3 emulator, not through the API.
     const uploads = requests.filter((request) => request.method === "POST");
-    expect(uploads.filter((request) => request.url === `${server.base}/images/upload`)).toHaveLength(4);
+    // Each asked first which files the visitor had (none), then sent them with on_duplicate=return.
+    expect(uploads.filter((request) => request.url.startsWith(`${server.base}/images/upload`))).toHaveLength(4);
+    expect(uploads.filter((request) => request.url === `${server.base}/images/check`)).toHaveLength(2);
     expect(uploads.some((request) => request.url.startsWith(server.s3))).toBe(true);
 
     await waitForThumbnails(4);
@@ -240,9 +242,11 @@ describe("the web gallery in Chromium", () => {
     expect(await nameShown()).toMatchObject({ text: name, whole: true });
     expect(await failedRow().locator(".upload-details li").count()).toBeGreaterThan(0);
 
-    // Tags split on commas only: a space inside one is the API's field error, said once.
+    // Tags split on commas only: a space inside one is the API's field error, said once. (A file
+    // not uploaded yet: one the visitor has is not sent at all, below.)
     await page.getByLabel("Tags").first().fill("garden party, flowers");
-    await dropFiles(["FreshFlower.jpg"]);
+    const another = await sharp(join(FIXTURES_DIR, "FreshFlower.jpg")).jpeg({ quality: 70 }).toBuffer();
+    await dropFiles(["FreshFlower.jpg"], () => another);
     const tagged = page.locator(".upload-row.upload-failed", { hasText: "FreshFlower.jpg" });
     await tagged.locator(".upload-status", { hasText: "Failed (400)" }).waitFor();
     expect(await tagged.locator(".upload-name").textContent()).toBe("FreshFlower.jpg");
@@ -252,6 +256,17 @@ describe("the web gallery in Chromium", () => {
     await shot("02b-failed-uploads");
     await page.getByLabel("Tags").first().fill("");
     expect(consoleErrors.filter((text) => !/Failed to load resource/.test(text))).toEqual([]);
+  });
+
+  it("sends no byte of a file the visitor already has: the row says it is already uploaded", async () => {
+    const before = requests.filter((request) => request.url.startsWith(`${server.base}/images/upload`)).length;
+    await dropFiles(["Spring.png"]);
+    const row = page.locator(".upload-row.upload-done", { hasText: "Spring.png" }).first();
+    await row.locator(".upload-status", { hasText: "Already uploaded" }).waitFor();
+    expect(await row.getAttribute("data-existing-image-id")).toMatch(/^img_/);
+    expect(requests.filter((request) => request.url === `${server.base}/images/check`).length).toBeGreaterThan(0);
+    expect(requests.filter((request) => request.url.startsWith(`${server.base}/images/upload`)).length).toBe(before);
+    await waitForThumbnails(4);
   });
 
   it("filters by tag, with the filter in a shareable address", async () => {
@@ -356,6 +371,38 @@ describe("the web gallery in Chromium", () => {
     const token = await page.evaluate(() => JSON.parse(localStorage.getItem("images.session")!).token as string);
     const gone = await fetch(`${server.base}/images/${imageId}`, { headers: { authorization: `Bearer ${token}` } });
     expect(gone.status).toBe(404);
+  });
+
+  it("moves an image to Recently deleted, lists it there with its purge date, and restores it", async () => {
+    await page.goto(server.base);
+    await waitForThumbnails(3);
+    const first = thumbnails().first();
+    const title = (await first.locator(".thumb-title").textContent())!;
+    const imageId = (await first.getAttribute("data-image-id"))!;
+    await first.click();
+    await page.getByRole("heading", { name: title }).waitFor();
+    await page.getByRole("button", { name: "Move to trash" }).click();
+    await dialog().waitFor({ state: "hidden" });
+    await page.locator(`.grid .thumb[data-image-id="${imageId}"]`).waitFor({ state: "detached" });
+    expect((await imageAsApiAnswers(imageId)).status).toBe("trashed");
+
+    const trash = page.getByRole("region", { name: "Recently deleted" });
+    await trash.getByRole("button", { name: "Show" }).click();
+    const entry = trash.locator(`li[data-image-id="${imageId}"]`);
+    await entry.waitFor();
+    expect(await entry.locator(".thumb-meta").textContent()).toMatch(/^Kept until /);
+    expect(await trash.locator(".trash-summary").textContent()).toBe("1 image in the trash.");
+    await entry.scrollIntoViewIfNeeded();
+    await shot("08b-recently-deleted");
+
+    await trash.getByRole("button", { name: `Restore ${title}` }).click();
+    await entry.waitFor({ state: "detached" });
+    await trash.getByText("Nothing here.").waitFor();
+    await page.locator(`.grid .thumb[data-image-id="${imageId}"]`).waitFor();
+    const restored = await imageAsApiAnswers(imageId);
+    expect(restored.status).toBe("ready");
+    expect(restored.tags).toEqual(["flowers", "garden"]);
+    expect(restored.renditions.length).toBeGreaterThan(0);
   });
 
   it("shows another user's image without edit or delete", async () => {
