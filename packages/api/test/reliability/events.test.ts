@@ -15,7 +15,8 @@ import { recordCounts } from "./support/counts.ts";
 
 /**
  * Events under faults and concurrency: 50 clients make 300 mixed requests (direct and large
- * uploads, edits, deletes, and requests the service must refuse) while every DynamoDB and S3 call
+ * uploads, edits, deletes, trash and restore, and requests the service must refuse; then the TTL
+ * purges what is left in the trash) while every DynamoDB and S3 call
  * of the app may fail (throttled before it is sent, or its answer lost after it took effect), and
  * the stream consumer's sends to the bus fail too (before, or after the bus took the events), so
  * that Lambda-style retries deliver some events twice. Then, against what the store committed
@@ -147,7 +148,8 @@ function startConsumer(feedRecords: () => readonly ChangeFeedRecord[]) {
 
 type Outcome = "ok" | "refused" | "unknown";
 interface Operation {
-  kind: "upload" | "large" | "edit" | "delete" | "refused-upload" | "refused-edit" | "foreign-edit";
+  kind:
+    "upload" | "large" | "edit" | "delete" | "trash" | "restore" | "refused-upload" | "refused-edit" | "foreign-edit";
   imageId?: string;
   /** A title no other request uses, to find its events by. */
   marker: string;
@@ -189,6 +191,13 @@ describe("events under 50 concurrent clients and injected faults", () => {
     const consumer = startConsumer(() => local.changes.records());
     const operations: Operation[] = [];
     const owned = new Map<string, string[]>(USERS.map((user) => [user, []]));
+    const inTrash = new Map<string, string[]>(USERS.map((user) => [user, []]));
+    const move = (from: Map<string, string[]>, to: Map<string, string[]> | undefined, user: string, id: string) => {
+      const list = from.get(user)!;
+      if (!list.includes(id)) return;
+      list.splice(list.indexOf(id), 1);
+      to?.get(user)!.push(id);
+    };
     const jpeg = fixture("FreshFlower.jpg");
     let counter = 0;
     injecting = true;
@@ -287,6 +296,18 @@ describe("events under 50 concurrent clients and injected faults", () => {
       };
     }
 
+    async function trashOrRestore(user: string, imageId: string, kind: "trash" | "restore"): Promise<Operation> {
+      const marker = `${kind}-${counter++}`;
+      const response = await withRetries(() => request(user, "POST", `/images/${imageId}/${kind}`));
+      await response.body?.cancel();
+      const outcome = outcomeOf(response, 200);
+      if (outcome === "ok") {
+        if (kind === "trash") move(owned, inTrash, user, imageId);
+        else move(inTrash, owned, user, imageId);
+      }
+      return { kind, imageId, marker, status: response.status, outcome };
+    }
+
     const client = async (index: number) => {
       const next = random(index + 11);
       const user = USERS[index % USERS.length]!;
@@ -295,29 +316,45 @@ describe("events under 50 concurrent clients and injected faults", () => {
         const mine = owned.get(user)!;
         const target = mine[Math.floor(next() * mine.length)];
         let done: Operation;
-        if (roll < 0.3 || !target) done = await directUpload(user, false);
-        else if (roll < 0.38) done = await largeUpload(user);
-        else if (roll < 0.62) done = await edit(user, target, "edit");
-        else if (roll < 0.77) done = await remove(user, target);
-        else if (roll < 0.84) done = await directUpload(user, true);
-        else if (roll < 0.92) done = await edit(user, target, "refused-edit");
+        const trashed = inTrash.get(user)!;
+        const inBin = trashed[Math.floor(next() * trashed.length)];
+        if (roll < 0.28 || !target) done = await directUpload(user, false);
+        else if (roll < 0.34) done = await largeUpload(user);
+        else if (roll < 0.52) done = await edit(user, target, "edit");
+        else if (roll < 0.63) done = await remove(user, target);
+        else if (roll < 0.71 || (roll < 0.78 && !inBin)) done = await trashOrRestore(user, target, "trash");
+        else if (roll < 0.78) done = await trashOrRestore(user, inBin!, "restore");
+        else if (roll < 0.85) done = await directUpload(user, true);
+        else if (roll < 0.93) done = await edit(user, target, "refused-edit");
         else done = await edit(user, target, "foreign-edit");
         operations.push(done);
       }
     };
     await Promise.all(Array.from({ length: CLIENTS }, (_, index) => client(index)));
     injecting = false;
+    // TRASH_DAYS later: the TTL purges what is still in the trash (the consumer's sends still fail at times).
+    await local.sweepExpired(Date.now() / 1000 + (config.trashDays + 1) * 86_400);
     await consumer.drain();
 
     // What the store committed, from the raw records: per image, its item's revisions and removals.
     const records = local.changes.records();
-    const committed = new Map<string, { inserted: number; revisions: number[]; removed: number; failed: number }>();
+    const committed = new Map<
+      string,
+      { inserted: number; updated: number; trashed: number; restored: number; removed: number; failed: number }
+    >();
     for (const record of records) {
       const before = record.dynamodb.OldImage ? unmarshall(record.dynamodb.OldImage as never) : undefined;
       const after = record.dynamodb.NewImage ? unmarshall(record.dynamodb.NewImage as never) : undefined;
       const item = after ?? before!;
       if (item.__edb_e__ !== "image" && item.__edb_e__ !== "upload") continue;
-      const entry = committed.get(item.imageId) ?? { inserted: 0, revisions: [], removed: 0, failed: 0 };
+      const entry = committed.get(item.imageId) ?? {
+        inserted: 0,
+        updated: 0,
+        trashed: 0,
+        restored: 0,
+        removed: 0,
+        failed: 0,
+      };
       committed.set(item.imageId, entry);
       if (item.__edb_e__ === "upload") {
         if (after?.state === "failed" && before?.state !== "failed") entry.failed += 1;
@@ -325,7 +362,12 @@ describe("events under 50 concurrent clients and injected faults", () => {
       }
       if (record.eventName === "INSERT") entry.inserted += 1;
       if (record.eventName === "REMOVE") entry.removed += 1;
-      if (after && after.revision !== before?.revision) entry.revisions.push(after.revision);
+      if (record.eventName !== "MODIFY") continue;
+      const wasTrashed = typeof before?.trashedAt === "string";
+      const isTrashed = typeof after?.trashedAt === "string";
+      if (!wasTrashed && isTrashed) entry.trashed += 1;
+      else if (wasTrashed && !isTrashed) entry.restored += 1;
+      else if (after!.revision !== before!.revision) entry.updated += 1;
     }
 
     // Duplicates: the same id, the same event.
@@ -351,7 +393,9 @@ describe("events under 50 concurrent clients and injected faults", () => {
       const count = (type: string) => events.filter((event) => event.type === type).length;
       const expected = {
         "image.ready": entry.inserted,
-        "image.updated": entry.revisions.length - entry.inserted,
+        "image.updated": entry.updated,
+        "image.trashed": entry.trashed,
+        "image.restored": entry.restored,
         "image.deleted": entry.removed,
         "image.failed": entry.failed,
       };
@@ -398,6 +442,11 @@ describe("events under 50 concurrent clients and injected faults", () => {
       if (op.kind === "edit" && !has("image.updated", (e) => e.data?.title === op.marker)) {
         violations.push(`acknowledged edit ${op.marker} of ${op.imageId} has no image.updated`);
       }
+      if (op.kind === "trash" && !has("image.trashed"))
+        violations.push(`acknowledged trash of ${op.imageId} has no image.trashed`);
+      if (op.kind === "restore" && !has("image.restored")) {
+        violations.push(`acknowledged restore of ${op.imageId} has no image.restored`);
+      }
       if (op.kind === "delete" && !has("image.deleted"))
         violations.push(`acknowledged delete of ${op.imageId} has no image.deleted`);
     }
@@ -409,6 +458,9 @@ describe("events under 50 concurrent clients and injected faults", () => {
       bucketName: config.bucketName,
       verifyDigests: true,
     });
+    const purgedImages = records.filter(
+      (record) => record.userIdentity && (record.dynamodb.OldImage?.__edb_e__ as { S?: string })?.S === "image",
+    ).length;
     const tally = (kind: Operation["kind"], outcome?: Outcome) =>
       operations.filter((op) => op.kind === kind && (outcome === undefined || op.outcome === outcome)).length;
     const refused = operations.filter((op) => op.outcome === "refused").length;
@@ -420,7 +472,8 @@ describe("events under 50 concurrent clients and injected faults", () => {
     );
     console.log(
       `events: ${operations.length} operations from ${CLIENTS} clients ` +
-        `(uploads ${tally("upload", "ok")}, large ${tally("large", "ok")}, edits ${tally("edit", "ok")}, deletes ${tally("delete", "ok")}; ` +
+        `(uploads ${tally("upload", "ok")}, large ${tally("large", "ok")}, edits ${tally("edit", "ok")}, deletes ${tally("delete", "ok")}, ` +
+        `trashed ${tally("trash", "ok")}, restored ${tally("restore", "ok")}, purged after TRASH_DAYS ${purgedImages}; ` +
         `refused ${refused}, of them ${tally("refused-upload") + tally("refused-edit") + tally("foreign-edit")} bad or foreign; unresolved ${unknown}), ` +
         `statuses ${JSON.stringify(statuses)}; ${faultsInjected} store faults and ${consumer.publishFaults} bus faults injected, ` +
         `${consumer.retries} batch retries; ${records.length} change records, ${consumer.delivered.length} events delivered, ` +
@@ -438,6 +491,9 @@ describe("events under 50 concurrent clients and injected faults", () => {
     expect(faultsInjected).toBeGreaterThan(0);
     expect(duplicates).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(20);
+    expect(tally("trash", "ok")).toBeGreaterThan(0);
+    expect(tally("restore", "ok")).toBeGreaterThan(0);
+    expect(purgedImages).toBeGreaterThan(0);
     expect(violations).toEqual([]);
     // Not asserted here: with two faults in one finishing run (its commit, then its clean-up), the
     // run's objects can stay behind (object_without_item); that is the finishing step's, not the
