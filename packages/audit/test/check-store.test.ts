@@ -125,12 +125,54 @@ describe("the store checker", () => {
     const { renditions, ...withoutLadder } = item!;
     expect(renditions).toBeDefined();
     await t.clients.dynamo.send(new PutCommand({ TableName: t.config.tableName, Item: withoutLadder }));
-    expect((await rulesAbout(image.image_id)).filter((rule) => rule !== "image_bytes_differ")).toEqual(["image_without_renditions"]);
+    expect((await rulesAbout(image.image_id)).filter((rule) => rule !== "image_bytes_differ")).toEqual([
+      "image_without_renditions",
+    ]);
     const { placeholder, ...legacy } = withoutLadder;
     expect(placeholder).toBeDefined();
     await t.clients.dynamo.send(new PutCommand({ TableName: t.config.tableName, Item: legacy }));
     const report = await check();
     expect(report.imagesWithoutRenditions).toBe(1);
     await t.store.remove(image.image_id, "eli");
+  });
+
+  it("knows trash: a trashed image keeps its objects, has no tag items, is in no listing index, carries its TTL", async () => {
+    const image = await t.store.create({ userId: "fay", title: "f", tags: ["r", "s"], bytes: await tinyPng(6) });
+    await t.store.trash(image.image_id, "fay");
+    expect(await rulesAbout(image.image_id)).toEqual([]);
+    expect((await check()).trashedImages).toBeGreaterThanOrEqual(1);
+    const [item] = (await t.itemsOf(image.image_id)).filter((i) => i.__edb_e__ === "image");
+    const put = (Item: Record<string, unknown>) =>
+      t.clients.dynamo.send(new PutCommand({ TableName: t.config.tableName, Item }));
+
+    // A tag item left behind, listing keys still there, no TTL: each is named.
+    await put({ ...item!, gsi2pk: "$images#userId_fay", gsi2sk: "x" });
+    const { expires_at: ttl, ...withoutTtl } = item!;
+    expect(ttl).toEqual(expect.any(Number));
+    expect(await rulesAbout(image.image_id)).toEqual(["trashed_image_listed"]);
+    await put(withoutTtl);
+    expect(await rulesAbout(image.image_id)).toEqual(["trashed_image_without_ttl"]);
+    await put(item!);
+    await t.store.restore(image.image_id, "fay");
+    const tag = (await t.itemsOf(image.image_id)).find((i) => i.__edb_e__ === "imageTag")!;
+    await t.store.trash(image.image_id, "fay");
+    await put(tag);
+    expect(await rulesAbout(image.image_id)).toEqual(["trashed_image_has_tag_item"]);
+    await t.store.remove(image.image_id, "fay");
+    await t.clients.dynamo.send(new DeleteCommand({ TableName: t.config.tableName, Key: { pk: tag.pk, sk: tag.sk } }));
+    expect(await rulesAbout(image.image_id)).toEqual([]);
+  });
+
+  it("knows digests: each names only its owner's images of that file, and each image is named", async () => {
+    const image = await t.store.create({ userId: "gil", title: "g", bytes: await tinyPng(7) });
+    const [item] = (await t.itemsOf(image.image_id)).filter((i) => i.__edb_e__ === "image");
+    const put = (Item: Record<string, unknown>) =>
+      t.clients.dynamo.send(new PutCommand({ TableName: t.config.tableName, Item }));
+    // The image's file named by another digest: that digest names a file the image is not, and the image is unnamed.
+    await put({ ...item!, uploadedSha256: "f".repeat(64) });
+    expect(await rulesAbout(image.image_id)).toEqual(["digest_without_image", "image_without_digest"]);
+    await put(item!);
+    expect(await rulesAbout(image.image_id)).toEqual([]);
+    await t.store.remove(image.image_id, "gil");
   });
 });
