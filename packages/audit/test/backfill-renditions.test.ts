@@ -199,4 +199,21 @@ describe("npm run renditions:backfill", () => {
     await t.store.remove(id, "eli");
     expect(await check()).toMatchObject({ imagesWithoutRenditions: 0, violations: [] });
   });
+
+  it("backfills a trashed image without writing its tag items back; restoring it lists it with its ladder", async () => {
+    const id = (await t.store.create({ userId: "fay", title: "trashed", tags: ["y"], bytes: await tinyPng(6) }))
+      .image_id;
+    await makeLegacy(id);
+    await t.store.trash(id, "fay");
+    const report = await backfill();
+    expect(report).toMatchObject({ done: 1, failed: 0 });
+    expect((await t.itemsOf(id)).filter((item) => item.__edb_e__ === "imageTag")).toEqual([]);
+    expect(await check(true)).toMatchObject({ imagesWithoutRenditions: 0, violations: [] });
+    await t.store.restore(id, "fay");
+    const [listed] = (await t.store.list({ tag: "y" })).items;
+    expect(listed).toMatchObject({ image_id: id, status: "ready" });
+    expect(listed!.renditions.length).toBeGreaterThan(0);
+    expect(await check(true)).toMatchObject({ violations: [] });
+    await t.store.remove(id, "fay");
+  });
 });

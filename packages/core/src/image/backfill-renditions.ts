@@ -146,8 +146,11 @@ export async function backfillRenditions({
                 .put(next)
                 .where((attr, op) => op.eq(attr.revision, before.revision))
                 .commit(),
-              // Every tag item carries the listing's fields, as update() writes them.
-              ...next.tags.map((tag) => tags.put({ ...listingFields(next), tag }).commit()),
+              // Every tag item carries the listing's fields, as update() writes them; a trashed
+              // image has none (restore writes them from the record).
+              ...(next.trashedAt === undefined
+                ? next.tags.map((tag) => tags.put({ ...listingFields(next), tag }).commit())
+                : []),
             ])
             .go(),
         );
