@@ -109,7 +109,14 @@ export function createListing(deps: ListingDeps) {
     }
     const earliest = catalog.earliestMonth;
     const oldest = earliest && earliest > oldestWanted ? earliest : oldestWanted;
-    const months = earliest === null ? [] : monthsBetween(oldest, newestWanted);
+    // Only months the catalog knows images of, and this month on: every upload notes its month
+    // before it is written, so a month absent from a catalog read less than a minute ago holds
+    // nothing but what was written since, which only this month and the next can.
+    const current = monthOf(deps.now().toISOString());
+    const months =
+      earliest === null
+        ? []
+        : monthsBetween(oldest, newestWanted).filter((month) => month >= current || catalog.shardsByMonth.has(month));
     return {
       index: "gsi1",
       partitions: months.map((month) => ({
