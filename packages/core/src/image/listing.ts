@@ -109,9 +109,10 @@ export function createListing(deps: ListingDeps) {
     }
     const earliest = catalog.earliestMonth;
     const oldest = earliest && earliest > oldestWanted ? earliest : oldestWanted;
-    // Only months the catalog knows images of, and this month on: every upload notes its month
-    // before it is written, so a month absent from a catalog read less than a minute ago holds
-    // nothing but what was written since, which only this month and the next can.
+    // Only months the catalog knows images of, and this month on: every image's month is noted
+    // before the image is written, so a month absent from the catalog (read at most a minute ago)
+    // holds only what came since: uploads, which land in this month (or the next, by a clock a
+    // little fast), and for at most that minute another process's import into an older month.
     const current = monthOf(deps.now().toISOString());
     const months =
       earliest === null

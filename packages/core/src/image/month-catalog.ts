@@ -26,9 +26,10 @@ function shardsByMonth(entries: readonly string[] | undefined): Map<string, numb
  * knows where to stop walking back, and the shard counts each month was written with, so a
  * listing queries every shard that may hold an item. Both only ever grow (imports, the first
  * upload, a larger LISTING_SHARDS), so this process caches the item for a minute and writes only
- * when an image brings something new. A reader whose cache is older than a writer's change of
- * LISTING_SHARDS still reads its own configured count, so only a process configured with fewer
- * shards than a writer can miss that writer's newest items, for at most the cache's minute.
+ * when an image brings something new. So another process's news reaches a reader within the
+ * cache's minute: an import into a month it did not know of, or a larger LISTING_SHARDS (a
+ * reader always reads at least its own configured count, so only one configured with fewer
+ * shards than a writer can miss that writer's newest items, and for at most that minute).
  */
 export function createMonthCatalog(db: Db) {
   const { catalog } = db.entities;
