@@ -74,6 +74,9 @@ describe("POST /images/{image_id}/trash and /restore", () => {
     const restored = await json<Image>(await t.call("POST", `/images/${image.image_id}/restore`, { user: "ann" }), 200);
     expect(restored).toMatchObject({ status: "ready", tags: ["sun", "sea"] });
     expect(restored).not.toHaveProperty("trashed_at");
+    // As GET answers it: its renditions and the original's link are back.
+    expect(restored.renditions!.length).toBeGreaterThan(0);
+    expect((await fetch((restored as Image & { download_url: string }).download_url)).status).toBe(200);
     expect(ids(await json(await t.call("GET", "/images?tag=sun", { user: "bob" }), 200))).toContain(image.image_id);
   });
 

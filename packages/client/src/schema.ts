@@ -1718,7 +1718,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The restored image, ready */
+      /** @description The restored image, ready, as `GET /images/{image_id}` answers it: its renditions and links are back */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1742,10 +1742,44 @@ export interface operations {
            *       "height": 3024,
            *       "sha256": "9f2c0d3c1b1e4d8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f",
            *       "s3_url": "s3://images-production-imagesbucket-8f3k2m/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg",
-           *       "taken_at": "2026-11-24T19:29:41+01:00"
+           *       "taken_at": "2026-11-24T19:29:41+01:00",
+           *       "download_url": "https://images-production-imagesbucket-8f3k2m.s3.eu-west-1.amazonaws.com/images/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Credential=ASIAIOSFODNN7EXAMPLE%2F20261124%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-Date=20261124T193005Z&X-Amz-Expires=600&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE&X-Amz-Signature=f1e9210e71a040da1881d736e2b1e67f4162bd42591d075bcbda3fd70dac6a9f&X-Amz-SignedHeaders=host&response-content-disposition=inline%3B%20filename%3D%22img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4.jpg%22&response-content-type=image%2Fjpeg&x-id=GetObject",
+           *       "download_expires_at": "2026-11-24T19:40:05.000Z",
+           *       "thumbnail_url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__",
+           *       "placeholder": "nkgOZY6IeHePiHd2d3h3iYiPd/dX",
+           *       "renditions": [
+           *         {
+           *           "width": 320,
+           *           "height": 240,
+           *           "content_type": "image/webp",
+           *           "size_bytes": 14210,
+           *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/320.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=ULstxb7fm8c1AN-uVNIElu3M4VTV-ESgU5t8kwZ8DZDkRSbpJbOjoDoCRrRcL4xy6jjTwef8HW8WlNdzSTgrseU7tGcSuDj18pN~tk82~m8BDTb46SNZBdyPcQ3S6u7gx8YCoVy5OoevgXycrPGW1ACEWFOxcUU32Z-IAa~IdEsjuCr1f5w33h268JXaksUmz0E93~paee~eoLSVvzJLzsrsm7Fhvg3vT5xoPqizuwegY-FxLNRtrqSTktqxr-z95D79KqDP0wLPe7A9l9nryohn8nT1O9F6jzUbdRsEZ7O3WJzaa7CFafvOmtCGtQqJGaLwZSiOiuy3H5w4bj3T5A__"
+           *         },
+           *         {
+           *           "width": 640,
+           *           "height": 480,
+           *           "content_type": "image/webp",
+           *           "size_bytes": 41877,
+           *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/640.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=FaVBf~tKQY3qLiH9FMS-BPzXgu2ZQUa24VrSwlA5r2Fg8DolzMRyjaAYRSAKfvV634drOP9b0e6bYy8j3N1YcGJGvp1Odk~iT-OrdVvFX8l~2ujwBI1SFTdgxf0FMhfVqkCvnJSHLjerX2g8j59RigQJm14lX1pasI8zYtoQv3efAvHdzPwY3IuiZ1dfzfmsEnaXadRm92sqHSOCy~wCKKrIyM1A-2xZpOZwMDCjbCz6JRHyqdd7FdJC4I1oJ-WK5kHn~b4DFy77q0ooFViwQJcB5HyxMV98tLGe36dsJDJPSK6IgxWLcVTWvnSwII8LD9GMetWm3NAiagW5QjWmHw__"
+           *         },
+           *         {
+           *           "width": 1080,
+           *           "height": 810,
+           *           "content_type": "image/webp",
+           *           "size_bytes": 98123,
+           *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/1080.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=NCp7fEEKwNvRXGuSwlhn9HWXF9rgxqcgflzdF5qn-3kz-0hgNk5NXcdFdPOR-hM2CbdE~sXNiLwj36ucoWAcFILyb4u418mvhvDlDaz5RxcgWWKB0qFVkC06zgd2jG78tcpuyJchMx-kZVWFvoxC8QRBGD8shpNvhmLHhIbxp~XyMPSDlYsLqvHbJM5wYNcxA~ugvyTcOsw8-IIuFO8sHbgBMeYmaA7IpbrpSRRF61ykqyw6ZNaakwAoXUCMH~xsx~pBQ~j07qhEU212qGs1wWw4EFo4I0pnzOIOxPZ79GfoU~bf2wIF8LfIybLkaJAI-uHJiHcOrGsL3d04jCd3AA__"
+           *         },
+           *         {
+           *           "width": 2048,
+           *           "height": 1536,
+           *           "content_type": "image/webp",
+           *           "size_bytes": 301555,
+           *           "url": "https://d111111abcdef8.cloudfront.net/renditions/img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4/2048.webp?Expires=1795554000&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=JL8vcsTscnBHlIZ2F5UI7hDnof1LuSM9Pj8RIqICG8Kjl5fuo6HAHL3OE7Fk3hgIt5KFvsBBRl7DDW9jvXjpUfZAjB-OtI7DAuL1icfB-Pa2h7jiLddzU-FeUEUz99Ww63Lp8ZpU8QWrVCpDNYWLBBJ6NQV1A5cflvt6ljYp0zCrtBlrHLS4tzccFcVHc3M0PfyQ4E9IhMP35cHytBW-C2~8CVyUcqYbWhQLWIgI3W0zZ1Ezd9ZHVm9nQzCO0XsYbOkZWEUbmWsmAwlgBsDsSHgMo0KnGCBhLqtV5mdt1yn4o8dyRmNBh4CP~WZ73Y93VP-MzLc3YKb5XBQFFMCK~A__"
+           *         }
+           *       ]
            *     }
            */
-          "application/json": components["schemas"]["Image"];
+          "application/json": components["schemas"]["ImageWithLinks"];
         };
       };
       /** @description Unauthorized */

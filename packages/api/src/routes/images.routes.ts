@@ -612,7 +612,11 @@ export const restoreImage = createRoute({
   security,
   request: { params: ImageIdParam },
   responses: {
-    200: { description: "The restored image, ready", content: json(Image, imageExample) },
+    200: {
+      description:
+        "The restored image, ready, as `GET /images/{image_id}` answers it: its renditions and links are back",
+      content: json(ImageWithDownload, imageWithLinksExample),
+    },
     ...problemResponses(
       401,
       404,

@@ -88,7 +88,11 @@ export function createImageStore(deps: ImageStoreDeps) {
     listTrash: (filter: TrashFilter) => listTrash(ctx, filter),
     update: (imageId: string, callerId: string, patch: ImagePatch) => updateImage(ctx, imageId, callerId, patch),
     trash: (imageId: string, callerId: string) => trashImage(ctx, imageId, callerId),
-    restore: (imageId: string, callerId: string) => restoreImage(ctx, imageId, callerId),
+    /** Restores a trashed image and answers it as GET does: its renditions and links are back too. */
+    restore: async (imageId: string, callerId: string) => {
+      await restoreImage(ctx, imageId, callerId);
+      return getImageWithLinks(ctx, imageId, callerId);
+    },
     remove: (imageId: string, callerId: string) => deleteImage(ctx, imageId, callerId),
     checkDigests: (userId: string, digests: string[]) => checkDigests(ctx, userId, digests),
     health: () => health(ctx),
