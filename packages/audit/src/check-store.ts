@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { ScanCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { PENDING_UPLOAD_PREFIX, TABLE } from "@images/core";
+import { checkShards } from "./images-without-shards.ts";
 
 /**
  * The store's invariants, checked from the outside: every ready image has its object and its
@@ -23,6 +24,8 @@ export interface StoreReport {
   images: number;
   /** Images stored before the size ladder, which `npm run renditions:backfill` completes. */
   imagesWithoutRenditions: number;
+  /** Images stored before the listings' write shards, which `npm run listings:backfill` moves. */
+  imagesWithoutShards: number;
   tagItems: number;
   /** Images in their owner's trash (restorable until their TTL purges them). */
   trashedImages: number;
@@ -236,9 +239,13 @@ export async function checkStore(options: {
     violate(expiredUpload ? "upload_object_without_pending_upload" : "object_without_item", key);
   }
 
+  const shards = checkShards(images.values(), tagItems);
+  violations.push(...shards.violations);
+
   return {
     images: images.size,
     imagesWithoutRenditions,
+    imagesWithoutShards: shards.legacy,
     tagItems: tagItems.length,
     trashedImages,
     pendingUploads,

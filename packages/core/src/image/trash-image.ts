@@ -1,4 +1,5 @@
 import { commitTransaction } from "../db/transaction.ts";
+import { moveIntoShard } from "./backfill-shards.ts";
 import type { ImageInfo } from "./image.schema.ts";
 import { readOwned, withRetryOnRace } from "./read-image.ts";
 import { listingKeyFields, toImageInfo, type ImageRecord } from "./records.ts";
@@ -13,7 +14,8 @@ import type { StoreContext } from "./store-context.ts";
  */
 export async function trashImage(ctx: StoreContext, imageId: string, callerId: string): Promise<ImageInfo> {
   return withRetryOnRace("trashing the image", async () => {
-    const current = await readOwned(ctx, imageId, callerId);
+    // An image stored before the write shards is put into its own first (backfill-shards.ts).
+    const current = await moveIntoShard(ctx, await readOwned(ctx, imageId, callerId));
     if (current.trashedAt !== undefined) return toImageInfo(current, ctx.config.bucketName);
     const at = ctx.now();
     const next: ImageRecord = {

@@ -1,4 +1,5 @@
 import { commitTransaction } from "../db/transaction.ts";
+import { moveIntoShard } from "./backfill-shards.ts";
 import { AppError } from "../errors.ts";
 import { ImagePatch, type ImageInfo } from "./image.schema.ts";
 import { readOwned, withRetryOnRace } from "./read-image.ts";
@@ -15,7 +16,8 @@ export async function updateImage(
 ): Promise<ImageInfo> {
   const changes = parseOrThrow(ImagePatch, patch);
   return withRetryOnRace("updating the image", async () => {
-    const current = await readOwned(ctx, imageId, callerId);
+    // An image stored before the write shards is put into its own first (backfill-shards.ts).
+    const current = await moveIntoShard(ctx, await readOwned(ctx, imageId, callerId));
     if (current.trashedAt !== undefined) {
       throw new AppError("conflict", "the image is in the trash; restore it to edit it");
     }
