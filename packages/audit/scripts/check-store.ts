@@ -22,6 +22,9 @@ try {
       (report.imagesWithoutRenditions > 0
         ? ` (${report.imagesWithoutRenditions} stored before renditions: npm run renditions:backfill)`
         : "") +
+      (report.imagesWithoutShards > 0
+        ? ` (${report.imagesWithoutShards} stored before the write shards: npm run listings:backfill)`
+        : "") +
       `, tag items ${report.tagItems}, pending uploads ${report.pendingUploads}, ` +
       `deletions in progress ${report.deletionsInProgress}, objects ${report.objects}: ` +
       `${report.violations.length} violation(s)`,
