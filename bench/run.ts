@@ -2,8 +2,8 @@
  * `npm run bench`: measures the service side by side with its floor and with the naive design,
  * in one run, writes bench/RESULTS.md and prints it. Not part of `npm test`.
  *
- * About 3.5 minutes on 2 cores, half of it the listing section's 100,000-image table (seeding it
- * into the emulator takes about 75 s).
+ * About 25 minutes on 2 cores: the listing section (seeding its 100,000-image table into the
+ * emulator takes some 9 minutes) and the memory section (a fresh process for every row) are most of it.
  *
  *   BENCH_SKIP_100K=1   leaves the 100,000-image table out (the growth target is then judged at
  *                       10,000, and the summary says so)
