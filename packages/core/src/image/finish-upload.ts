@@ -15,7 +15,7 @@ import { checkImage, encodeWithLadder, undecodableData } from "./processing.ts";
 import { committedRecord } from "./read-image.ts";
 import { listingFields, type ImageRecord } from "./records.ts";
 import { renditionRecords, storeRenditions } from "./renditions.ts";
-import { epochSeconds, type StoreContext } from "./store-context.ts";
+import { deleteLeftovers, epochSeconds, type StoreContext } from "./store-context.ts";
 import { FAILED_RECORD_SECONDS, readUpload, type UploadRecord } from "./upload-records.ts";
 
 /** What finishing one S3 object ended in; duplicates and strays change nothing. */
@@ -103,7 +103,7 @@ async function storeNormalised(ctx: StoreContext, key: string, folder: string, u
   const storedKey = objectKeys.original(upload.imageId, image.extension, version);
   const renditions = renditionRecords(upload.imageId, ladder, version);
   const keys = [storedKey, ...renditions.map((rendition) => rendition.key)];
-  const cleanUp = () => objects.deleteMany(keys).catch(() => undefined);
+  const cleanUp = () => deleteLeftovers(objects, keys).catch(() => undefined);
   const body = createReadStream(normalised);
   try {
     await objects.putStream(storedKey, body, image.contentType);

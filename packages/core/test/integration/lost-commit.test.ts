@@ -99,6 +99,49 @@ describe("a direct upload whose commit answer is lost", () => {
   });
 });
 
+/** While `action` runs, the first `count` DeleteObjects calls fail. */
+async function withFailingDeletes<T>(count: number, action: () => Promise<T>) {
+  let failed = 0;
+  const name = `failing-delete-${Math.random().toString(36).slice(2)}`;
+  const stack = t.clients.s3.middlewareStack as unknown as {
+    add(m: unknown, o: unknown): void;
+    remove(n: string): boolean;
+  };
+  stack.add(
+    (next: (args: unknown) => Promise<unknown>, context: { commandName: string }) => async (args: unknown) => {
+      if (context.commandName === "DeleteObjectsCommand" && failed < count) {
+        failed++;
+        throw Object.assign(new Error("injected: S3 is slow"), {
+          name: "SlowDown",
+          $metadata: { httpStatusCode: 503 },
+        });
+      }
+      return next(args);
+    },
+    { step: "initialize", name },
+  );
+  try {
+    return await action();
+  } finally {
+    stack.remove(name);
+  }
+}
+
+describe("the clean-up after a failed commit", () => {
+  it("removes the bytes even when its first delete fails too (two faults in one request)", async () => {
+    const before = await t.objectKeys();
+    await expect(
+      withFailingDeletes(1, () =>
+        withFaults("before", 0, async () =>
+          t.store.create({ userId: "lou", title: "twice", bytes: await tinyPng(906) }),
+        ),
+      ),
+    ).rejects.toMatchObject({ kind: "unavailable" });
+    expect(await t.objectKeys()).toEqual(before);
+    expect(await violations()).toEqual([]);
+  });
+});
+
 describe("finishing a large upload whose commit answer is lost", () => {
   it("turns it ready with its own files when a confirming read fails once", async () => {
     const bytes = await tinyPng(904);
