@@ -1,6 +1,7 @@
-import { ScanCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { TABLE } from "@images/core";
 import type { Violation } from "./check-store.ts";
+import { imageIdsWhere } from "./image-scan.ts";
 
 type Item = Record<string, unknown>;
 
@@ -9,25 +10,8 @@ type Item = Record<string, unknown>;
  * what `npm run listings:backfill` works through. A Scan, like the store checker's: an
  * operator's tool, never part of serving a request.
  */
-export async function* imagesWithoutShards(dynamo: DynamoDBDocumentClient, tableName: string) {
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo.send(
-      new ScanCommand({
-        TableName: tableName,
-        ConsistentRead: true,
-        FilterExpression: "#entity = :image AND attribute_not_exists(#shard)",
-        ExpressionAttributeNames: { "#entity": "__edb_e__", "#shard": "shard" },
-        ExpressionAttributeValues: { ":image": "image" },
-        ProjectionExpression: "imageId",
-        ExclusiveStartKey,
-      }),
-    );
-    const ids = (page.Items ?? []).map((item) => String(item.imageId));
-    if (ids.length > 0) yield ids;
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-}
+export const imagesWithoutShards = (dynamo: DynamoDBDocumentClient, tableName: string) =>
+  imageIdsWhere(dynamo, tableName, "attribute_not_exists(#shard)", { "#shard": "shard" });
 
 const gsi1 = TABLE.globalIndexes.gsi1.partitionKey;
 /** The month and tag partitions, as the entities key them (image.entity.ts, image-tag.entity.ts). */

@@ -87,14 +87,8 @@ export async function startDynamoTransactionsProxy(
   }
 
   async function transact(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    let input: unknown;
-    try {
-      input = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-    } catch {
-      return sendJson(res, 400, { __type: "com.amazon.coral.service#SerializationException" });
-    }
+    const input = await readJsonBody(req);
+    if (input === NOT_JSON) return sendJson(res, 400, { __type: "com.amazon.coral.service#SerializationException" });
     const release = await lock.acquireExclusive();
     try {
       const result = await transactWriteItems(input, dynamoCaller(upstreamUrl, agent, req.headers), keySchemas);
@@ -137,14 +131,8 @@ export async function startDynamoTransactionsProxy(
 
   /** A single-item or batch write, run here so that the feed gets each item before and after. */
   async function write(operation: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    let input: unknown;
-    try {
-      input = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-    } catch {
-      return sendJson(res, 400, { __type: "com.amazon.coral.service#SerializationException" });
-    }
+    const input = await readJsonBody(req);
+    if (input === NOT_JSON) return sendJson(res, 400, { __type: "com.amazon.coral.service#SerializationException" });
     const release = await lock.acquireExclusive();
     try {
       const call = dynamoCaller(upstreamUrl, agent, req.headers);
@@ -311,4 +299,17 @@ function parseBody(text: string): JsonObject {
     // fall through
   }
   return { __type: "InternalFailure", message: text };
+}
+
+const NOT_JSON = Symbol("not JSON");
+
+/** A request's body parsed as JSON, or NOT_JSON (DynamoDB answers a SerializationException). */
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+  } catch {
+    return NOT_JSON;
+  }
 }

@@ -1,7 +1,7 @@
 import type { GalleryApi, Image, ListedImage } from "./api.ts";
 import { formatDate, h } from "./dom.ts";
 import { clearFormProblem, field, showFormProblem, type Field } from "./messages.ts";
-import { GRID_SIZES, picture } from "./picture.ts";
+import { tilePicture } from "./picture.ts";
 import { toProblem } from "./problem.ts";
 import { hasFilters, listQuery, viewStateSearch, type Filters } from "./view-state.ts";
 
@@ -134,16 +134,7 @@ export function galleryView(
         href: viewStateSearch({ filters, image: image.image_id }) || "?",
         "data-image-id": image.image_id,
       },
-      picture({
-        renditions: image.renditions,
-        fallbackUrl: image.thumbnail_url,
-        placeholder: image.placeholder,
-        sizes: GRID_SIZES,
-        alt: "",
-        width: image.width,
-        height: image.height,
-        lazy: true,
-      }),
+      tilePicture(image),
       h("span", { class: "thumb-title" }, image.title),
       h("span", { class: "thumb-meta" }, `${image.user_id} · ${formatDate(image.upload_time)}`),
     );

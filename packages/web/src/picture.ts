@@ -82,3 +82,16 @@ export function picture(options: PictureOptions): HTMLImageElement {
   img.src = renditions[0]?.url ?? options.fallbackUrl;
   return img;
 }
+
+/** A grid tile's picture of a listed image: lazy, sized by the grid, no alt (the tile says it). */
+export const tilePicture = (image: ListedImage): HTMLImageElement =>
+  picture({
+    renditions: image.renditions,
+    fallbackUrl: image.thumbnail_url,
+    placeholder: image.placeholder,
+    sizes: GRID_SIZES,
+    alt: "",
+    width: image.width,
+    height: image.height,
+    lazy: true,
+  });

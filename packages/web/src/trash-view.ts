@@ -1,7 +1,7 @@
 import type { GalleryApi, Image, ListedImage } from "./api.ts";
 import { formatDate, h } from "./dom.ts";
 import { announce } from "./messages.ts";
-import { GRID_SIZES, picture } from "./picture.ts";
+import { tilePicture } from "./picture.ts";
 import { problemLines, toProblem } from "./problem.ts";
 
 export interface TrashView {
@@ -68,16 +68,7 @@ export function trashView(api: GalleryApi, onRestored: (image: Image) => void): 
       h(
         "div",
         { class: "thumb" },
-        picture({
-          renditions: image.renditions,
-          fallbackUrl: image.thumbnail_url,
-          placeholder: image.placeholder,
-          sizes: GRID_SIZES,
-          alt: "",
-          width: image.width,
-          height: image.height,
-          lazy: true,
-        }),
+        tilePicture(image),
         h("span", { class: "thumb-title" }, image.title),
         h(
           "span",

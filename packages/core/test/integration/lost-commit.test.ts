@@ -29,31 +29,15 @@ const lostAnswer = () => Object.assign(new Error("injected: the answer was lost"
 const throttled = () =>
   Object.assign(new Error("injected throttling"), { name: "ThrottlingException", $metadata: { httpStatusCode: 400 } });
 
-/**
- * While `action` runs: the first TransactWriteItems fails (`after` it took effect, or `before`),
- * and the next `failingReads` GetItems of the image are throttled.
- */
-async function withFaults<T>(timing: "after" | "before", failingReads: number, action: () => Promise<T>) {
-  let transactions = 0;
-  let reads = 0;
-  const name = `lost-commit-${Math.random().toString(36).slice(2)}`;
-  const stack = t.clients.dynamo.middlewareStack as unknown as {
-    add(m: unknown, o: unknown): void;
-    remove(n: string): boolean;
-  };
+type Next = (args: unknown) => Promise<unknown>;
+type Step = (next: Next, commandName: string, args: unknown) => Promise<unknown>;
+
+/** Runs `action` with `step` in front of every call `client` makes, and takes it away after. */
+async function withMiddleware<T>(client: { middlewareStack: unknown }, step: Step, action: () => Promise<T>) {
+  const name = `fault-${Math.random().toString(36).slice(2)}`;
+  const stack = client.middlewareStack as { add(m: unknown, o: unknown): void; remove(n: string): boolean };
   stack.add(
-    (next: (args: unknown) => Promise<unknown>, context: { commandName: string }) => async (args: unknown) => {
-      if (context.commandName === "TransactWriteItemsCommand" && transactions++ === 0) {
-        if (timing === "before") throw throttled();
-        await next(args);
-        throw lostAnswer();
-      }
-      if (context.commandName === "GetItemCommand" && transactions > 0 && reads < failingReads) {
-        reads++;
-        throw throttled();
-      }
-      return next(args);
-    },
+    (next: Next, context: { commandName: string }) => (args: unknown) => step(next, context.commandName, args),
     { step: "initialize", name },
   );
   try {
@@ -61,6 +45,31 @@ async function withFaults<T>(timing: "after" | "before", failingReads: number, a
   } finally {
     stack.remove(name);
   }
+}
+
+/**
+ * While `action` runs: the first TransactWriteItems fails (`after` it took effect, or `before`),
+ * and the next `failingReads` GetItems of the image are throttled.
+ */
+async function withFaults<T>(timing: "after" | "before", failingReads: number, action: () => Promise<T>) {
+  let transactions = 0;
+  let reads = 0;
+  return withMiddleware(
+    t.clients.dynamo,
+    async (next, commandName, args) => {
+      if (commandName === "TransactWriteItemsCommand" && transactions++ === 0) {
+        if (timing === "before") throw throttled();
+        await next(args);
+        throw lostAnswer();
+      }
+      if (commandName === "GetItemCommand" && transactions > 0 && reads < failingReads) {
+        reads++;
+        throw throttled();
+      }
+      return next(args);
+    },
+    action,
+  );
 }
 
 const objectsOf = async (imageId: string) => (await t.objectKeys()).filter((key) => key.includes(imageId));
@@ -102,14 +111,10 @@ describe("a direct upload whose commit answer is lost", () => {
 /** While `action` runs, the first `count` DeleteObjects calls fail. */
 async function withFailingDeletes<T>(count: number, action: () => Promise<T>) {
   let failed = 0;
-  const name = `failing-delete-${Math.random().toString(36).slice(2)}`;
-  const stack = t.clients.s3.middlewareStack as unknown as {
-    add(m: unknown, o: unknown): void;
-    remove(n: string): boolean;
-  };
-  stack.add(
-    (next: (args: unknown) => Promise<unknown>, context: { commandName: string }) => async (args: unknown) => {
-      if (context.commandName === "DeleteObjectsCommand" && failed < count) {
+  return withMiddleware(
+    t.clients.s3,
+    async (next, commandName, args) => {
+      if (commandName === "DeleteObjectsCommand" && failed < count) {
         failed++;
         throw Object.assign(new Error("injected: S3 is slow"), {
           name: "SlowDown",
@@ -118,13 +123,8 @@ async function withFailingDeletes<T>(count: number, action: () => Promise<T>) {
       }
       return next(args);
     },
-    { step: "initialize", name },
+    action,
   );
-  try {
-    return await action();
-  } finally {
-    stack.remove(name);
-  }
 }
 
 describe("the clean-up after a failed commit", () => {
