@@ -13,6 +13,7 @@ type Key = Record<string, unknown>;
 /** An ElectroDB query chain before its sort-key condition; loosely typed across entities. */
 interface QueryChain {
   between(from: object, to: object): QueryChain;
+  gt(from: object): QueryChain;
   gte(from: object): QueryChain;
   lt(to: object): QueryChain;
   params(options: object): Record<string, unknown>;
@@ -74,8 +75,9 @@ export interface ListingDeps {
  * reads its items plus a look-ahead that tells whether another page exists.
  *
  * The all-images listing (by month) and the tag listing are spread over write shards: a page
- * queries each shard in parallel, merges them newest first and asks more of a shard only while
- * its items might still belong to the page (see `readPartition`). A cursor is the key of the
+ * queries each shard in parallel, merges them newest first, and in a second round asks the
+ * shards whose items might still belong to the page for just those (`mergeShards`): at most two
+ * rounds of parallel Queries a partition. A cursor is the key of the
  * last item returned: every shard continues from that place, since none holds an unreturned
  * item newer than it.
  */
@@ -186,9 +188,12 @@ export function createListing(deps: ListingDeps) {
       return found;
     }
 
-    return mergeShards(partition.shards, want, sortKey, async (shard, limit, startKey) => {
+    // A shard's first Query starts where the page starts (the cursor's key under that shard's
+    // partition key); a second one continues from its own last item, no further than `floor`.
+    return mergeShards(partition.shards, want, sortKey, async (shard, limit, startKey, floor) => {
+      const chain = floor ? partition.query(shard).gt(floor) : withRange(partition.query(shard), range);
       const page = await send(
-        paramsOf(shard, limit),
+        chain.params({ order: "desc", limit }),
         startKey ?? (after && { ...after, [partitionKey]: partitionKeyOf(paramsOf(shard, 1)) }),
       );
       return { items: (page.Items ?? []) as RawItem[], next: page.LastEvaluatedKey };
@@ -239,48 +244,48 @@ function partitionKeyOf(params: Record<string, unknown>): string {
   return String((params.ExpressionAttributeValues as Record<string, unknown>)[":pk"]);
 }
 
-/** One Query of one shard: its items, and where it stopped when it did not reach the end. */
+/**
+ * One Query of one shard: its items, and where it stopped when it did not reach the end.
+ * `floor`: the sort key's composite attributes of an item the shard need not read down to (it
+ * reads only items newer than it).
+ */
 type ShardFetch = (
   shard: number,
   limit: number,
   startKey: Key | undefined,
+  floor?: Record<string, string>,
 ) => Promise<{ items: RawItem[]; next?: Key }>;
 
 /**
- * The newest `want` items over `shards` shards of one partition, newest first by `sortKey`.
- * Each shard is asked for its share of `want` at once; the merge is exact once every shard that
- * may hold more has its oldest item read at or past the `want`-th place, so the shards whose
- * items all landed higher are asked for more (a share of the places left), at once again, until
- * none is: a page reads its items, a look-ahead per shard and what shards holding fewer than
- * their share gave beyond it (1 + S/want at best). `fetch` starts a shard where the page starts
- * when given no key.
+ * The newest `want` items over `shards` shards of one partition, newest first by `sortKey`, in
+ * at most two rounds of parallel Queries.
+ *
+ * Round one asks each shard for its share of `want` (hash sharding spreads items evenly). Of
+ * what came back, the `want`-th newest item is the floor: at least `want` items are at or above
+ * it, so nothing older can belong to the page. A shard whose last item lies above the floor may
+ * hold more that do; round two asks each such shard for exactly those, with the floor as a key
+ * condition (DynamoDB reads nothing below it) and at most as many as places are left under its
+ * last item. After it every shard is read down to the floor, or far enough that `want` items
+ * are known above where it stopped: the merge is exact. With fewer than `want` items from round
+ * one there is no floor, and round two asks the shards that stopped for the places left.
  */
 async function mergeShards(shards: number, want: number, sortKey: string, fetch: ShardFetch): Promise<RawItem[]> {
-  const states = Array.from({ length: shards }, (_, shard) => ({
-    shard,
-    items: [] as RawItem[],
-    startKey: undefined as Key | undefined,
-    done: false,
-  }));
-  const read = async (state: (typeof states)[number], limit: number) => {
-    const page = await fetch(state.shard, limit, state.startKey);
-    state.items.push(...page.items);
-    state.startKey = page.next;
-    state.done = !page.next;
-  };
   const newestFirst = (a: RawItem, b: RawItem) => (String(a[sortKey]) < String(b[sortKey]) ? 1 : -1);
+  const first = await Promise.all(
+    Array.from({ length: shards }, (_, shard) => fetch(shard, Math.ceil(want / shards), undefined)),
+  );
+  const merged = first.flatMap((page) => page.items).sort(newestFirst);
+  const floorItem = merged.length >= want ? merged[want - 1] : undefined;
+  const floor = floorItem && { uploadTime: String(floorItem.uploadTime), imageId: String(floorItem.imageId) };
 
-  await Promise.all(states.map((state) => read(state, Math.ceil(want / shards))));
-  for (;;) {
-    const merged = states.flatMap((state) => state.items).sort(newestFirst);
-    const behind = states.flatMap((state) => {
-      if (state.done) return [];
-      const place = merged.indexOf(state.items.at(-1)!);
-      return merged.length < want || place < want - 1 ? [{ state, place }] : [];
-    });
-    if (behind.length === 0) return merged.slice(0, want);
-    await Promise.all(
-      behind.map(({ state, place }) => read(state, Math.max(1, Math.ceil((want - 1 - place) / shards)))),
-    );
-  }
+  const second = await Promise.all(
+    first.map(async (page, shard) => {
+      const last = page.items.at(-1);
+      if (!page.next || !last) return [];
+      const above = merged.indexOf(last) + 1;
+      if (above >= want) return [];
+      return (await fetch(shard, want - above, page.next, floor)).items;
+    }),
+  );
+  return [...merged, ...second.flat()].sort(newestFirst).slice(0, want);
 }
