@@ -4,6 +4,7 @@
  * change in the product that would close or narrow the gap.
  */
 import type { CombinationResult, SizeResult } from "./listing.ts";
+import type { ShardReads } from "./shard-reads.ts";
 import { count, kib, mib, ms, ratio, type SectionResult } from "./support.ts";
 
 interface ColdData {
@@ -298,17 +299,20 @@ function capacity(sections: SectionResult[]): string[] {
   const month = (d: CapacityDesign) => d.writes.find((w) => w.index === "gsi1")!.perUpload * d.shards;
   const perUpload = month(chosen);
   const oneUnit = perUpload / chosen.itemBytes.imageWcu;
+  const reads = of<ShardReads[]>(sections, "8. Shard reads");
   return [
     `**Capacity${missed(sections, "7. Capacity") ? "" : ": met"}.** Before write sharding every upload wrote one ` +
       `partition of the month (${count(Math.floor(before!.uploadCeiling))} uploads a second at most, not 1,000: an image ` +
       `item is ${count(chosen.itemBytes.image)} bytes, ${chosen.itemBytes.imageWcu} write units in each index, and edits ` +
       `and deletes write it again: ${perUpload.toFixed(2)} units an upload). With S shards the month and each tag take ` +
-      `S times that. 1 + S/20 items read per item returned (${(1 + chosen.shards / 20).toFixed(2)} with ` +
-      `${chosen.shards}) is what a page would read if it knew beforehand how many of its items each shard holds; hash ` +
-      `shards give each a share that varies from page to page (binomially), so an exact page first asks each shard for ` +
-      `its share and a look-ahead (S × ceil(21/S) items) and then the shards still above the 21st newest for the rest: ` +
-      `modelled ${chosen.firstPageReadPerReturned.toFixed(2)} with ${chosen.shards} shards (simulated over random ` +
-      `shares: 1.20 with 2 shards, 1.33 with 3, 1.37 with 4, 1.43 with 5, 1.68 with 10). 1.25 holds only up to 2 ` +
+      `S times that. An exact page over hash shards reads more than 1 + S/20 items per item returned ` +
+      `(${(1 + chosen.shards / 20).toFixed(2)} with ${chosen.shards}): it asks each shard for its share and a ` +
+      `look-ahead, then the shards still above the 21st newest for the rest, and each shard's share of a page varies ` +
+      `(section 8: ${(reads ?? [])
+        .filter((r) => [2, 3, 5, chosen.shards].includes(r.shards))
+        .map((r) => `${r.readPerReturned.toFixed(2)} with ${r.shards}`)
+        .join(", ")}; ` +
+      `modelled here ${chosen.firstPageReadPerReturned.toFixed(2)} with ${chosen.shards}). 1.25 holds only up to 2 ` +
       `shards, which take ${count(Math.floor((2 * 1000) / perUpload))} uploads a second: with exact pages the two goals ` +
       `exclude each other. Items under 1 KB (about ${oneUnit.toFixed(2)} ` +
       `units an upload) would double every ceiling: the rendition keys (a quarter of an item) follow from the id and ` +

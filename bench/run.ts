@@ -25,6 +25,7 @@ import os from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "@images/core";
 import { runCapacity } from "./capacity.ts";
+import { runShardReads } from "./shard-reads.ts";
 import { runColdStart } from "./cold-start.ts";
 import { findings } from "./findings.ts";
 import { runListing } from "./listing.ts";
@@ -92,6 +93,7 @@ async function measure(): Promise<Run> {
   await section("7. capacity", () =>
     runCapacity({ defaultShards: loadConfig({ TABLE_NAME: "t", BUCKET_NAME: "b" }).listingShards, log }),
   );
+  await section("8. shard reads", () => runShardReads({ pages: quick ? 500 : 5_000 }));
 
   const cpus = os.cpus();
   return {

@@ -249,7 +249,7 @@ function partitionKeyOf(params: Record<string, unknown>): string {
  * `floor`: the sort key's composite attributes of an item the shard need not read down to (it
  * reads only items newer than it).
  */
-type ShardFetch = (
+export type ShardFetch = (
   shard: number,
   limit: number,
   startKey: Key | undefined,
@@ -269,7 +269,12 @@ type ShardFetch = (
  * are known above where it stopped: the merge is exact. With fewer than `want` items from round
  * one there is no floor, and round two asks the shards that stopped for the places left.
  */
-async function mergeShards(shards: number, want: number, sortKey: string, fetch: ShardFetch): Promise<RawItem[]> {
+export async function mergeShards(
+  shards: number,
+  want: number,
+  sortKey: string,
+  fetch: ShardFetch,
+): Promise<RawItem[]> {
   const newestFirst = (a: RawItem, b: RawItem) => (String(a[sortKey]) < String(b[sortKey]) ? 1 : -1);
   const first = await Promise.all(
     Array.from({ length: shards }, (_, shard) => fetch(shard, Math.ceil(want / shards), undefined)),
