@@ -251,13 +251,33 @@ async function direct(req: IncomingMessage, res: ServerResponse) {
   send(res, 404, { title: "no route" });
 }
 
+/**
+ * Requests either server is still working on. autocannon ends a run by closing its sockets, but
+ * neither server stops work on a request whose client went away (nor does the Lambda), so
+ * what a run left in flight would run into the next run's window: the parent waits for none.
+ */
+let inFlight = 0;
+const idleWaiters: (() => void)[] = [];
+function tracked<T>(work: Promise<T>): Promise<T> {
+  inFlight++;
+  return work.finally(() => {
+    inFlight--;
+    if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+  });
+}
+const idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((wake) => idleWaiters.push(wake)));
+
 const directServer = createServer((req, res) => {
-  direct(req, res).catch((error: unknown) => send(res, 500, { title: String(error) }));
+  void tracked(direct(req, res).catch((error: unknown) => send(res, 500, { title: String(error) })));
 });
 directServer.listen(0, "127.0.0.1");
 await new Promise((ready) => directServer.once("listening", ready));
 
-const appServer = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+const appServer = serve({
+  fetch: (request, env) => tracked(Promise.resolve(app.fetch(request, env))),
+  port: 0,
+  hostname: "127.0.0.1",
+});
 await new Promise((ready) => appServer.once("listening", ready));
 
 process.send!({
@@ -357,12 +377,31 @@ async function diagnose(jpegPath: string, ids: string[], token: string) {
 }
 
 process.on("message", (message: { type: string; jpeg: string; ids: string[]; token: string }) => {
+  if (message.type === "drain") {
+    // How many requests the run left behind and how long they took to finish.
+    const left = inFlight;
+    const started = performance.now();
+    void idle().then(() => process.send!({ type: "drained", left, ms: performance.now() - started }));
+    return;
+  }
+  if (message.type === "utilisation") {
+    // The event loop's busy share since the last ask: one thread runs the emulators and both servers.
+    const now = performance.eventLoopUtilization();
+    process.send!({
+      type: "utilisation",
+      utilisation: performance.eventLoopUtilization(now, lastUtilisation).utilization,
+    });
+    lastUtilisation = now;
+    return;
+  }
   if (message.type !== "diagnose") return;
   diagnose(message.jpeg, message.ids, message.token).then(
     (result) => process.send!({ type: "diagnosis", result }),
     (error: unknown) => process.send!({ type: "diagnosis", error: String(error) }),
   );
 });
+
+let lastUtilisation = performance.eventLoopUtilization();
 
 process.on("disconnect", () => {
   appServer.close();
