@@ -458,7 +458,7 @@ export async function runMemory(options: { runs: number; log(message: string): v
       post.append("file", new Blob([bytes], { type: contentType }), `upload.${ACCEPTED_TYPES[contentType].extension}`);
       const posted = await fetch(started.upload.url, { method: "POST", body: post });
       if (!posted.ok) throw new Error(`posting to S3 answered ${posted.status}`);
-      return `uploads/${started.image.image_id}`;
+      return started.upload.fields.key!;
     };
     const pendingLarge = () => pending(files.large, "image/jpeg", "Elephants, large");
 

@@ -87,7 +87,7 @@ export const mediaDistribution = new aws.cloudfront.Distribution("MediaDistribut
       originAccessControlId: originAccessControl.id,
     },
   ],
-  // The URL's path is the object's key (renditions/<image>/<width>.webp): no origin path. Any
+  // The URL's path is the object's key (renditions/<hh>/<image>/<width>.webp): no origin path. Any
   // other key is refused by S3 (the bucket policy allows renditions/* alone).
   defaultCacheBehavior: {
     targetOriginId: ORIGIN_ID,

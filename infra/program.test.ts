@@ -481,6 +481,8 @@ describe("the bucket's versions", () => {
 
   it("lifecycles and finishes the prefix that the code posts large uploads under", () => {
     expect(PENDING_UPLOAD_PREFIX).toBe("uploads/");
+    // Behind the hash level too: the filter and the rule match on the folder alone.
+    expect(objectKeys.pendingUpload("img_01JDX3M5Q8X6W7Y0Z9A1B2C3D4")).toMatch(/^uploads\/[0-9a-f]{2}\/img_/);
     const notify = dev.calls.find((call) => call.method === "notify")!.args[0] as Args;
     expect(notify.notifications[0].filterPrefix).toBe(PENDING_UPLOAD_PREFIX);
   });
@@ -564,6 +566,8 @@ describe("rendition delivery through CloudFront", () => {
   it("serves the keys the code writes renditions under", () => {
     expect(objectKeys.rendition("img", 320).startsWith("renditions/")).toBe(true);
     expect(objectKeys.rendition("img", 320, "v2").startsWith("renditions/")).toBe(true);
+    // The hash level sits inside the folder: the policy's renditions/* still names every rendition.
+    expect(objectKeys.rendition("img", 320)).toMatch(/^renditions\/[0-9a-f]{2}\/img\/320\.webp$/);
   });
 
   it("trusts the committed public key, whose private half is the MediaPrivateKey secret", () => {

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keyHash } from "@images/core/storage/object-store";
 import { fixture } from "../../core/test/support/fixtures.ts";
 import { signDevelopmentToken } from "../src/development-token.ts";
 import { sha256 } from "./support/test-api.ts";
@@ -78,8 +79,9 @@ describe("npm run dev", () => {
     };
     // The renditions come from the dev server's own CDN twin, over a real socket.
     expect(got.renditions.length).toBeGreaterThan(0);
+    const folder = `${base}/media/renditions/${keyHash(image.image_id)}/${image.image_id}/`;
     for (const rendition of got.renditions) {
-      expect(rendition.url.startsWith(`${base}/media/renditions/${image.image_id}/`)).toBe(true);
+      expect(rendition.url.startsWith(folder)).toBe(true);
       const answer = await fetch(rendition.url);
       expect([answer.status, answer.headers.get("content-type")]).toEqual([200, "image/webp"]);
       expect((await answer.arrayBuffer()).byteLength).toBe(rendition.size_bytes);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ulid } from "ulid";
 import { commitTransaction } from "../db/transaction.ts";
 import { AppError, isAppError, isConditionFailure, toAppError } from "../errors.ts";
-import { objectKeys, PENDING_UPLOAD_PREFIX } from "../storage/object-store.ts";
+import { objectKeys, PENDING_UPLOAD_PREFIX, pendingUploadImageId } from "../storage/object-store.ts";
 import { readCaptureTime } from "./capture-time.ts";
 import { duplicateRefused, findDuplicate } from "./check-duplicates.ts";
 import { monthOf } from "./listing.ts";
@@ -20,8 +20,6 @@ import { FAILED_RECORD_SECONDS, readUpload, type UploadRecord } from "./upload-r
 
 /** What finishing one S3 object ended in; duplicates and strays change nothing. */
 export type FinishOutcome = "ready" | "failed" | "ignored";
-
-const PENDING_KEY = /^uploads\/(img_[0-9A-HJKMNP-TV-Z]{26})$/;
 
 /** Each finishing run works in a folder of its own under the temp folder, named so. */
 const FOLDER_PREFIX = "images-finish-";
@@ -159,7 +157,7 @@ async function sweepStaleFolders(ctx: StoreContext, tempDir: string): Promise<vo
 export async function finishUpload(ctx: StoreContext, key: string): Promise<FinishOutcome> {
   const { config, db, objects, log } = ctx;
   const tempDir = ctx.tempDir ?? tmpdir();
-  const imageId = PENDING_KEY.exec(key)?.[1];
+  const imageId = pendingUploadImageId(key);
   if (!imageId) {
     log("upload_key_ignored", { key });
     return "ignored";
@@ -168,8 +166,9 @@ export async function finishUpload(ctx: StoreContext, key: string): Promise<Fini
     const upload = await readUpload(ctx, imageId);
     const size = await objects.size(key);
     if (size === null) return "ignored"; // Already finished or removed: a duplicate event.
-    if (!upload || upload.state !== "pending") {
-      await objects.deleteMany([key]); // Late, expired or already refused: nothing may stay.
+    // The key the upload was given, in the layout of its day: a file at any other is a stray.
+    if (!upload || upload.state !== "pending" || upload.objectKey !== key) {
+      await objects.deleteMany([key]); // Late, expired, already refused or misplaced: nothing may stay.
       return "ignored";
     }
     const limit = Math.min(upload.declaredBytes, config.maxLargeUploadBytes);

@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -16,18 +17,64 @@ import { createLinkSigner } from "./link-signer.ts";
 /** Files posted straight to S3 land under this prefix; its ObjectCreated events finish them. */
 export const PENDING_UPLOAD_PREFIX = "uploads/";
 
-/** Where an image's bytes live in the bucket. */
+/**
+ * The hash level after each top-level folder: the first two hex digits of the image id's
+ * sha256, 256 values. S3 takes 3,500 writes and 5,500 reads a second per partition and splits
+ * by the keys' leading bytes; image ids are ULIDs, time-ordered, so right after a bare folder
+ * every write of the moment lands on one key range (`images/` capped the service at 3,331
+ * uploads a second). Behind the hash level writes spread evenly over 256 ranges S3 can split
+ * at: an upload writes about four renditions, so 30,000 uploads a second are some 130,000
+ * writes under `renditions/`, 37 partitions' worth; 256 leave room for the hash's uneven spread
+ * and years of growth (bench/capacity.ts, bench/RESULTS.md section 7). The folders stay first:
+ * the bucket policy, the event filter and the lifecycle rule name them (infra/storage.ts).
+ */
+export const keyHash = (imageId: string): string => createHash("sha256").update(imageId).digest("hex").slice(0, 2);
+
+/**
+ * Where an image's bytes go in the bucket. Readers never rebuild a stored image's keys: its item
+ * names them (`objectKey`, `thumbnailKey`, each rendition's `key`; a pending upload's
+ * `objectKey`), so images stored under the flat layout keep theirs (flatObjectKeys).
+ */
 export const objectKeys = {
   /** Where a client posts a large file; a lifecycle rule clears what is left there. */
-  pendingUpload: (imageId: string) => `${PENDING_UPLOAD_PREFIX}${imageId}`,
+  pendingUpload: (imageId: string) => `${PENDING_UPLOAD_PREFIX}${keyHash(imageId)}/${imageId}`,
   /** `version` tells apart the files of two runs that finish one upload at once. */
   original: (imageId: string, extension: string, version?: string) =>
-    `images/${imageId}${version ? `.${version}` : ""}.${extension}`,
-  thumbnail: (imageId: string, version?: string) => `thumbnails/${imageId}${version ? `.${version}` : ""}.webp`,
+    `images/${keyHash(imageId)}/${imageId}${version ? `.${version}` : ""}.${extension}`,
+  /**
+   * The thumbnail of an image stored before the size ladder, whose item may not name it: flat, as
+   * it was written then (nothing writes one now: a new image's thumbnail is its smallest rendition).
+   */
+  thumbnail: (imageId: string) => `thumbnails/${imageId}.webp`,
   /** One rung of the size ladder; served through the CDN, so its bytes never change under the key. */
+  rendition: (imageId: string, width: number, version?: string) =>
+    `renditions/${keyHash(imageId)}/${imageId}${version ? `.${version}` : ""}/${width}.webp`,
+};
+
+/**
+ * The layout before the hash level, which images and pending uploads stored then still carry
+ * in their items: for telling their keys apart (finishing an upload started before), never
+ * for writing.
+ */
+export const flatObjectKeys = {
+  pendingUpload: (imageId: string) => `${PENDING_UPLOAD_PREFIX}${imageId}`,
+  original: (imageId: string, extension: string, version?: string) =>
+    `images/${imageId}${version ? `.${version}` : ""}.${extension}`,
   rendition: (imageId: string, width: number, version?: string) =>
     `renditions/${imageId}${version ? `.${version}` : ""}/${width}.webp`,
 };
+
+/**
+ * The image id a pending upload's key names, in either layout (`uploads/<hh>/<id>`, or
+ * `uploads/<id>` for an upload started before the hash level); undefined for any other key.
+ */
+export function pendingUploadImageId(key: string): string | undefined {
+  const imageId = /^uploads\/(?:[0-9a-f]{2}\/)?(img_[0-9A-HJKMNP-TV-Z]{26})$/.exec(key)?.[1];
+  if (!imageId) return undefined;
+  return key === objectKeys.pendingUpload(imageId) || key === flatObjectKeys.pendingUpload(imageId)
+    ? imageId
+    : undefined;
+}
 
 /**
  * How long caches may keep an object. Originals are reached only through short-lived presigned

@@ -2,6 +2,7 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors.ts";
+import { objectKeys } from "../../src/storage/object-store.ts";
 import { fixture, pngDeclaring, tinyPng } from "../support/fixtures.ts";
 import { startTestStore, type TestStore } from "../support/local-store.ts";
 
@@ -50,7 +51,7 @@ describe("real images", () => {
   ])("accepts %s with its true dimensions", async (name, type, width, height) => {
     const image = await t.store.create({ userId: "bob", title: name, bytes: fixture(name) });
     expect(image).toMatchObject({ content_type: type, width, height, status: "ready" });
-    const thumbnail = await sharp(await storedBytes(`renditions/${image.image_id}/320.webp`)).metadata();
+    const thumbnail = await sharp(await storedBytes(objectKeys.rendition(image.image_id, 320))).metadata();
     expect(thumbnail.format).toBe("webp");
     expect(Math.max(thumbnail.width ?? 0, thumbnail.height ?? 0)).toBe(320);
   });
@@ -226,7 +227,7 @@ describe("an image's life", () => {
     expect(await byTag("sea")).toContain(image.image_id);
     const [holiday] = (await t.store.list({ tag: "holiday", userId: "frank" })).items;
     expect(holiday).toMatchObject(edited);
-    expect(holiday!.thumbnail_url).toContain(`renditions/${image.image_id}/320.webp`);
+    expect(holiday!.thumbnail_url).toContain(objectKeys.rendition(image.image_id, 320));
 
     await expectKind(t.store.update(image.image_id, "mallory", { title: "mine" }), "not_found");
     await expectKind(t.store.remove(image.image_id, "mallory"), "not_found");
@@ -297,7 +298,7 @@ describe("failures leave nothing half done", () => {
     expect(await t.store.get(image.image_id)).toEqual(image);
     expect((await t.store.list({ tag: "k" })).items.map((i) => i.image_id)).toContain(image.image_id);
     expect(await t.objectKeys()).toEqual(
-      expect.arrayContaining([keyOf(image.s3_url), `renditions/${image.image_id}/11.webp`]),
+      expect.arrayContaining([keyOf(image.s3_url), objectKeys.rendition(image.image_id, 11)]),
     );
   });
 

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors.ts";
 import { createImageStore } from "../../src/image/image-store.ts";
 import type { ImageInfo } from "../../src/image/image.schema.ts";
+import { objectKeys } from "../../src/storage/object-store.ts";
 import { fixture, tinyPng } from "../support/fixtures.ts";
 import { startTestStore, type TestStore } from "../support/local-store.ts";
 import { eventually, postToS3 } from "../support/post-upload.ts";
@@ -41,7 +42,7 @@ describe("a large upload straight to S3", () => {
       sha256: null,
     });
     expect(started.upload).toMatchObject({ method: "POST", max_bytes: elephants.length });
-    expect(started.upload.fields.key).toBe(`uploads/${started.image.image_id}`);
+    expect(started.upload.fields.key).toBe(objectKeys.pendingUpload(started.image.image_id));
     expect(Date.parse(started.upload.expires_at) - Date.now()).toBeLessThanOrEqual(15 * 60_000);
 
     // Pending: its owner sees it, nobody else does, and no listing shows it.
@@ -61,11 +62,11 @@ describe("a large upload straight to S3", () => {
     const meta = await sharp(bytes).metadata();
     expect([meta.width, meta.height, meta.exif]).toEqual([3840, 2160, undefined]);
     expect((await t.store.list({ tag: "safari" })).items.map((i) => i.image_id)).toEqual([ready.image_id]);
-    expect(await t.objectKeys()).not.toContain(`uploads/${ready.image_id}`);
+    expect(await t.objectKeys()).not.toContain(objectKeys.pendingUpload(ready.image_id));
 
     // A duplicate or late event changes nothing.
     const before = await t.snapshot();
-    expect(await t.store.finishUpload(`uploads/${ready.image_id}`)).toBe("ignored");
+    expect(await t.store.finishUpload(objectKeys.pendingUpload(ready.image_id))).toBe("ignored");
     expect(await t.snapshot()).toEqual(before);
   });
 });
@@ -152,7 +153,7 @@ describe("starting a large upload", () => {
     // Its file, arriving late, is removed by the finishing step and no image appears.
     await postToS3(started.upload, await tinyPng(4));
     await eventually(async () =>
-      (await t.objectKeys()).includes(`uploads/${started.image.image_id}`) ? undefined : true,
+      (await t.objectKeys()).includes(objectKeys.pendingUpload(started.image.image_id)) ? undefined : true,
     );
     expect((await t.store.get(started.image.image_id, "fay")).status).toBe("failed");
     expect((await t.store.list({ userId: "fay" })).items).toEqual([]);

@@ -3,6 +3,7 @@ import type { ImageInfo, ListFilter } from "../../src/image/image.schema.ts";
 import { decodeTime } from "ulid";
 import { AppError } from "../../src/errors.ts";
 import { createImageStore } from "../../src/image/image-store.ts";
+import { keyHash } from "../../src/storage/object-store.ts";
 import { tinyPng } from "../support/fixtures.ts";
 import { startTestStore, type TestStore } from "../support/local-store.ts";
 
@@ -119,7 +120,7 @@ describe.each(SHARD_COUNTS)("with LISTING_SHARDS=%i", (shards) => {
         seen.push(...page.items.map((image) => image.image_id));
         for (const { thumbnail_url, placeholder, renditions, ...image } of page.items) {
           expect(image).toEqual(images.find((i) => i.image_id === image.image_id));
-          expect(new URL(thumbnail_url).pathname).toContain(`renditions/${image.image_id}/`);
+          expect(new URL(thumbnail_url).pathname).toContain(`renditions/${keyHash(image.image_id)}/${image.image_id}/`);
           expect(renditions[0]?.url).toBe(thumbnail_url);
           expect(placeholder).toMatch(/^[A-Za-z0-9+/]+=*$/);
         }
