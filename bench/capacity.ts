@@ -9,8 +9,10 @@
  * Query reads are the service's. From them: the write and read units a second on the hottest
  * partition key of the table and of each index, the highest sustained upload rate and list-page
  * rate before any partition passes DynamoDB's 1,000 WCU or 3,000 RCU a second, and the same for
- * S3 key prefixes (3,500 writes, 5,500 reads a second each), for one shard (the design before
- * write sharding: one partition per month and per tag), the default LISTING_SHARDS and 32.
+ * S3 key prefixes (3,500 writes, 5,500 reads a second each), for one shard on the flat key
+ * layout (the design before write sharding and the keys' hash level: one partition per month
+ * and per tag, `images/<id>`), and the default LISTING_SHARDS and 32 on today's keys
+ * (`images/<hh>/<id>`, object-store.ts).
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -20,7 +22,7 @@ import { TABLE } from "@images/core/db/table";
 import { createListing } from "@images/core/image/listing";
 import { shardOf } from "@images/core/image/listing-shards";
 import { listingFields, type ImageRecord } from "@images/core/image/records";
-import { objectKeys } from "@images/core/storage/object-store";
+import { flatObjectKeys, keyHash, objectKeys } from "@images/core/storage/object-store";
 import { ulid } from "ulid";
 import { count, table, type SectionResult, type TargetCheck } from "./support.ts";
 
@@ -193,13 +195,40 @@ class ModelTable {
   }
 }
 
-/** S3 requests per key prefix (the key up to its last "/"). */
+/** The bucket's layouts: flat (`images/<id>`, before the hash level) and today's (`images/<hh>/<id>`). */
+type Layout = "flat" | "hashed";
+const KEYS: Record<Layout, typeof flatObjectKeys> = { flat: flatObjectKeys, hashed: objectKeys };
+/** A key part that begins with an image id: a ULID, so time-ordered. */
+const TIME_ORDERED = /^img_[0-9A-HJKMNP-TV-Z]{26}/;
+/** The hash level's values: two hex digits today. */
+const HASH_LEVELS = 16 ** keyHash("img").length;
+const HASH_LEVEL = /^([^/]+\/)[0-9a-f]+\/$/;
+
+/**
+ * S3 requests per key prefix. S3 partitions a bucket by key ranges and splits a busy one on its
+ * keys' leading bytes; keys alike up to a time-ordered part (an image id is a ULID) all fall
+ * into one range at any moment, which no split relieves. So a prefix here is the key up to the
+ * first part that is time-ordered: `images/` and `renditions/` in the flat layout, `images/3f/`
+ * behind the hash level (the key up to its last "/", as this model took before, would make
+ * `renditions/<id>/` a prefix of its own, which it is not).
+ */
 class PrefixMeter {
   readonly writes = new Map<string, number>();
   /** Reads made by uploads (finishing reads the posted file), apart from those of pages. */
   readonly uploadReads = new Map<string, number>();
   readonly reads = new Map<string, number>();
-  private static prefix = (key: string) => key.slice(0, key.lastIndexOf("/") + 1);
+  static prefix(key: string) {
+    const parts = key.split("/");
+    const first = parts.findIndex((part) => TIME_ORDERED.test(part));
+    return `${parts.slice(0, first === -1 ? parts.length - 1 : first).join("/")}/`;
+  }
+  /** The prefixes a hash level spreads one folder over, as one row: `images/{00..ff}/`. */
+  static group(prefix: string) {
+    const folder = HASH_LEVEL.exec(prefix)?.[1];
+    return folder
+      ? { name: `${folder}{00..${(HASH_LEVELS - 1).toString(16)}}/`, levels: HASH_LEVELS }
+      : { name: prefix, levels: 1 };
+  }
   write(key: string, times = 1) {
     const prefix = PrefixMeter.prefix(key);
     this.writes.set(prefix, (this.writes.get(prefix) ?? 0) + times);
@@ -221,7 +250,9 @@ function makeRecord(
   tags: string[],
   shards: number,
   large: boolean,
+  layout: Layout,
 ): ImageRecord {
+  const keys = KEYS[layout];
   const imageId = `img_${ulid(time, next)}`;
   const version = large ? ulid(time, next).slice(-10).toLowerCase() : undefined;
   const uploadTime = new Date(time).toISOString();
@@ -242,12 +273,12 @@ function makeRecord(
     width,
     height,
     sha256: "9f".repeat(32),
-    objectKey: objectKeys.original(imageId, "jpg", version),
-    thumbnailKey: objectKeys.rendition(imageId, RENDITION_WIDTHS[0]!, version),
+    objectKey: keys.original(imageId, "jpg", version),
+    thumbnailKey: keys.rendition(imageId, RENDITION_WIDTHS[0]!, version),
     renditions: RENDITION_WIDTHS.map((w) => ({
       width: w,
       height: Math.round((w * height) / width),
-      key: objectKeys.rendition(imageId, w, version),
+      key: keys.rendition(imageId, w, version),
       sizeBytes: Math.round(w * w * 0.18),
     })),
     placeholder: "3OcRJYB4d3h/iIeHeEh3eIhw+j3A",
@@ -262,6 +293,7 @@ const VIRAL = "viral";
 
 export interface DesignResult {
   shards: number;
+  layout: Layout;
   itemBytes: { image: number; tag: number; imageWcu: number; tagWcu: number };
   /** Per index: the hottest partition, its write units per upload (uploads/s = 1,000 / it). */
   writes: { index: string; partition: string; perUpload: number; ceiling: number; note?: string }[];
@@ -271,10 +303,20 @@ export interface DesignResult {
   pageCeiling: number;
   readPerReturned: number;
   firstPageReadPerReturned: number;
-  s3: { prefix: string; writesPerUpload: number; uploadCeiling: number; readsPerPage: number; pageCeiling: number }[];
+  /** Per prefix (a folder's hash levels as one row, `levels` of them): writes on one level. */
+  s3: {
+    prefix: string;
+    levels: number;
+    writesPerUpload: number;
+    uploadCeiling: number;
+    readsPerPage: number;
+    pageCeiling: number;
+  }[];
   s3UploadCeiling: number;
   s3PageCeiling: number;
   hashSpread: number;
+  /** S3 writes on the busiest hash level of a folder over the mean, in the sample (hashed layout). */
+  keySpread: number;
 }
 
 /** A document client that is never sent anything: the entities only build params here. */
@@ -379,7 +421,8 @@ function queryEngine(model: ModelTable, meter: Meter, counter: { read: number })
   };
 }
 
-async function modelDesign(shards: number): Promise<DesignResult> {
+async function modelDesign(shards: number, layout: Layout): Promise<DesignResult> {
+  const keys = KEYS[layout];
   const db = paramsOnlyDb();
   const { image, imageTag, upload, rateWindow, imageDeletion } = db.entities;
   const next = random(16);
@@ -411,7 +454,7 @@ async function modelDesign(shards: number): Promise<DesignResult> {
     while (tags.size < wanted) tags.add(tagName(tag()));
     const time = monthStart + Math.floor((i / WORKLOAD.uploads) * month);
     const large = next() < WORKLOAD.largeShare;
-    const record = makeRecord(next, time, userId, [...tags], shards, large);
+    const record = makeRecord(next, time, userId, [...tags], shards, large, layout);
     records.push(record);
 
     // The per-user limit: one conditional update of the owner's minute.
@@ -440,17 +483,17 @@ async function modelDesign(shards: number): Promise<DesignResult> {
           tags: record.tags,
           contentType: record.contentType,
           declaredBytes: record.sizeBytes,
-          objectKey: objectKeys.pendingUpload(record.imageId),
+          objectKey: keys.pendingUpload(record.imageId),
           state: "pending",
           staleAt: Math.floor(time / 1000) + 4200,
           expiresAt: Math.floor(time / 1000) + 90_600,
         })
         .params() as { Item: Item };
       model.put(pending.Item);
-      s3.write(objectKeys.pendingUpload(record.imageId));
+      s3.write(keys.pendingUpload(record.imageId));
       // Finish: HEAD and GET of the posted file, the image and renditions put, the posted file deleted.
-      s3.read(objectKeys.pendingUpload(record.imageId), 2, true);
-      s3.write(objectKeys.pendingUpload(record.imageId));
+      s3.read(keys.pendingUpload(record.imageId), 2, true);
+      s3.write(keys.pendingUpload(record.imageId));
     }
     model.transact(commit.params() as never, new Map());
     s3.write(record.objectKey);
@@ -613,14 +656,34 @@ async function modelDesign(shards: number): Promise<DesignResult> {
     if ((readRows.get(index)?.perPage ?? 0) < perPage) readRows.set(index, { partition, perPage });
   }
 
-  const prefixes = new Set([...s3.writes.keys(), ...s3.uploadReads.keys(), ...s3.reads.keys()]);
-  const s3Rows = [...prefixes]
-    .map((prefix) => {
-      const writesPerUpload = (s3.writes.get(prefix) ?? 0) / WORKLOAD.uploads;
-      const readsPerUpload = (s3.uploadReads.get(prefix) ?? 0) / WORKLOAD.uploads;
-      const readsPerPage = (s3.reads.get(prefix) ?? 0) / WORKLOAD.pages;
+  // Writes go to new keys, each on a level its id's hash picks: even in the long run, so the
+  // busiest level takes its folder's share over the levels (the sample's own spread is shown
+  // beside). Reads follow the images asked for (Zipf: one image takes a tenth of the gets), so
+  // they are the sample's busiest level's.
+  const groups = new Map<
+    string,
+    { levels: number; writes: number; uploadReads: number; reads: number[]; perLevel: number[] }
+  >();
+  for (const prefix of new Set([...s3.writes.keys(), ...s3.uploadReads.keys(), ...s3.reads.keys()])) {
+    const { name, levels } = PrefixMeter.group(prefix);
+    const group = groups.get(name) ?? { levels, writes: 0, uploadReads: 0, reads: [], perLevel: [] };
+    group.writes += s3.writes.get(prefix) ?? 0;
+    group.uploadReads += s3.uploadReads.get(prefix) ?? 0;
+    group.reads.push(s3.reads.get(prefix) ?? 0);
+    group.perLevel.push(s3.writes.get(prefix) ?? 0);
+    groups.set(name, group);
+  }
+  // The sample's own spread, on the folder written most (as for the shards, on the busiest partition).
+  const busiest = [...groups.values()].filter((group) => group.levels > 1).sort((a, b) => b.writes - a.writes)[0];
+  const keySpread = busiest ? Math.max(...busiest.perLevel) / (busiest.writes / busiest.levels) : 1;
+  const s3Rows = [...groups]
+    .map(([prefix, group]) => {
+      const writesPerUpload = group.writes / group.levels / WORKLOAD.uploads;
+      const readsPerUpload = group.uploadReads / group.levels / WORKLOAD.uploads;
+      const readsPerPage = Math.max(...group.reads) / WORKLOAD.pages;
       return {
         prefix,
+        levels: group.levels,
         writesPerUpload,
         uploadCeiling: Math.min(
           writesPerUpload > 0 ? PREFIX_WRITES / writesPerUpload : Infinity,
@@ -633,6 +696,7 @@ async function modelDesign(shards: number): Promise<DesignResult> {
     .sort((a, b) => Math.min(a.uploadCeiling, a.pageCeiling) - Math.min(b.uploadCeiling, b.pageCeiling));
   return {
     shards,
+    layout,
     itemBytes: { ...sizes, imageWcu: writeUnits(sizes.image), tagWcu: writeUnits(sizes.tag) },
     writes: ["table", ...INDEXES.map(([name]) => name)].flatMap((index) => {
       const row = hottest.get(index);
@@ -647,10 +711,11 @@ async function modelDesign(shards: number): Promise<DesignResult> {
     pageCeiling,
     readPerReturned: counter.read / returned,
     firstPageReadPerReturned: firstRead / firstReturned,
-    s3: s3Rows.slice(0, 2),
+    s3: s3Rows.slice(0, 3),
     s3UploadCeiling: Math.min(...s3Rows.map((row) => row.uploadCeiling)),
     s3PageCeiling: Math.min(...s3Rows.map((row) => row.pageCeiling)),
     hashSpread: spread,
+    keySpread,
   };
 }
 
@@ -667,7 +732,8 @@ export async function runCapacity(options: CapacityOptions): Promise<SectionResu
   const designs: DesignResult[] = [];
   for (const shards of counts) {
     options.log(`  capacity: modelling ${shards} shard${shards === 1 ? "" : "s"}`);
-    designs.push(await modelDesign(shards));
+    // Before: one shard on the flat keys; after: today's keys.
+    designs.push(await modelDesign(shards, shards === 1 ? "flat" : "hashed"));
   }
   const name = (d: DesignResult) =>
     d.shards === 1
@@ -699,6 +765,13 @@ export async function runCapacity(options: CapacityOptions): Promise<SectionResu
     },
     {
       section: "7. Capacity",
+      what: "uploads/s before an S3 prefix passes 3,500 writes/s (today's keys, modelled)",
+      value: rate(at32.s3UploadCeiling),
+      target: "≥ 30,000",
+      met: at32.s3UploadCeiling >= 30_000,
+    },
+    {
+      section: "7. Capacity",
       what: "uploads/s in all with S = 32 (modelled)",
       value: rate(at32.uploadCeiling),
       target: "≥ 30,000",
@@ -719,9 +792,13 @@ export async function runCapacity(options: CapacityOptions): Promise<SectionResu
       d.firstPageReadPerReturned.toFixed(3),
     ),
     row("items read per item returned, every page of the mix", (d) => d.readPerReturned.toFixed(3)),
-    row("uploads/s before an S3 prefix passes 3,500 writes/s", (d) => rate(d.s3UploadCeiling)),
+    row("S3 keys of an original", (d) => (d.layout === "flat" ? "`images/<id>.jpg`" : "`images/<hh>/<id>.jpg`")),
+    row("**uploads/s before an S3 prefix passes 3,500 writes/s**", (d) => `**${rate(d.s3UploadCeiling)}**`),
     row("list pages/s before an S3 prefix passes 5,500 reads/s", (d) => rate(d.s3PageCeiling)),
     row("hash spread in the sample: busiest shard / mean", (d) => (d.shards === 1 ? "n/a" : d.hashSpread.toFixed(3))),
+    row("S3 hash spread in the sample: busiest level / mean (writes)", (d) =>
+      d.layout === "flat" ? "n/a" : d.keySpread.toFixed(3),
+    ),
   ]);
   const writeRows = designs.flatMap((d) =>
     d.writes.map((w) => [
@@ -747,6 +824,8 @@ export async function runCapacity(options: CapacityOptions): Promise<SectionResu
     ]),
   );
   const w = WORKLOAD;
+  // What one level must take at 30,000 uploads a second, from the folder written most.
+  const folderWrites = Math.max(...designs.flatMap((d) => d.s3.map((p) => p.writesPerUpload * p.levels)));
   const markdown = [
     `A model, not a measurement: ${count(w.uploads)} uploads in one month (${w.largeShare * 100}% straight to S3: start ` +
       `and finish), ${w.edits} edits and ${w.deletes} deletes per upload, from ${count(w.owners)} owners (Zipf ` +
@@ -756,9 +835,20 @@ export async function runCapacity(options: CapacityOptions): Promise<SectionResu
       `own listing, with ${w.getsPerPage} gets per page. Items and keys are the params the ElectroDB entities build; ` +
       `an item costs ceil(size / 1 KB) write units in the table (twice in a transaction) and in each index it is in; ` +
       `a Query ceil(bytes / 4 KB) / 2 read units (eventually consistent), a consistent get ceil(size / 4 KB). A rate ` +
-      `is the highest at which no partition passes 1,000 WCU or 3,000 RCU a second (S3: 3,500 writes or 5,500 reads a ` +
-      `second per prefix, the key up to its last "/"); an owner's partitions are capped by the per-user upload limit. ` +
-      `Hash sharding spreads a partition evenly in the long run, so its hottest shard carries 1/S of it.`,
+      `is the highest at which no partition passes 1,000 WCU or 3,000 RCU a second, nor an S3 prefix 3,500 writes or ` +
+      `5,500 reads a second; an owner's partitions are capped by the per-user upload limit. Hash sharding spreads a ` +
+      `partition evenly in the long run, so its hottest shard carries 1/S of it. S3 splits a bucket on its keys' ` +
+      `leading bytes, and keys alike up to an image id (a ULID: time-ordered) all fall on one range at any moment, so ` +
+      `a prefix is the key up to and including the part before the id: \`images/\`, \`renditions/\` and ` +
+      `\`uploads/\` on the flat keys of the design before (\`images/<id>.jpg\`, \`renditions/<id>/320.webp\`), ` +
+      `one of ${HASH_LEVELS} hash levels (\`images/3f/\`, the first two hex digits of the id's sha256) on today's. ` +
+      `New objects take a level by their id's hash, so writes spread over the levels evenly in the long run, as shards ` +
+      `do; reads follow the images asked for (Zipf), so a prefix's reads are the sample's busiest level's. ` +
+      `Why ${HASH_LEVELS}: the folder written most takes ${folderWrites.toFixed(1)} writes an upload (the renditions), ` +
+      `so 30,000 uploads a second need ${Math.ceil((30_000 * folderWrites) / PREFIX_WRITES)} levels at an even ` +
+      `spread; ${HASH_LEVELS} leave room for the hash's unevenness (the sample's, at about ` +
+      `${Math.round(w.uploads / HASH_LEVELS)} uploads a level, is mostly its own noise), for growth and for the CDN's ` +
+      `misses, and 16 would cap uploads near ${count(Math.floor((16 * PREFIX_WRITES) / folderWrites))} a second.`,
     "",
     summary,
     "",
@@ -770,7 +860,7 @@ export async function runCapacity(options: CapacityOptions): Promise<SectionResu
     "",
     table(["design", "index", "partition key", "RCU / page", "pages/s"], readRows),
     "",
-    "Busiest S3 prefixes:",
+    "Busiest S3 prefixes (a folder's hash levels as one row, with one level's figures):",
     "",
     table(["design", "prefix", "writes / upload", "uploads/s", "reads / page", "pages/s"], s3Rows),
   ].join("\n");
