@@ -257,6 +257,7 @@ async function direct(req: IncomingMessage, res: ServerResponse) {
  * what a run left in flight would run into the next run's window: the parent waits for none.
  */
 let inFlight = 0;
+const DRAIN_LIMIT_MS = 60_000;
 const idleWaiters: (() => void)[] = [];
 function tracked<T>(work: Promise<T>): Promise<T> {
   inFlight++;
@@ -378,10 +379,16 @@ async function diagnose(jpegPath: string, ids: string[], token: string) {
 
 process.on("message", (message: { type: string; jpeg: string; ids: string[]; token: string }) => {
   if (message.type === "drain") {
-    // How many requests the run left behind and how long they took to finish.
+    // How many requests the run left behind and how long they took to finish; those not finished
+    // within a minute are answered as stuck, and the parent counts them as errors.
     const left = inFlight;
     const started = performance.now();
-    void idle().then(() => process.send!({ type: "drained", left, ms: performance.now() - started }));
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((done) => (timer = setTimeout(done, DRAIN_LIMIT_MS)));
+    void Promise.race([idle(), waited]).then(() => {
+      clearTimeout(timer);
+      process.send!({ type: "drained", left, stuck: inFlight, ms: performance.now() - started });
+    });
     return;
   }
   if (message.type === "utilisation") {

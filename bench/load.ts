@@ -142,14 +142,15 @@ async function hammer(
   // autocannon closes its sockets at the window's end; what the server still works on must not
   // run into the next run.
   const { utilisation } = await ask<Busy>(child, { type: "utilisation" }, "utilisation");
-  const drained = await ask<{ left: number; ms: number }>(child, { type: "drain" }, "drained");
+  const drained = await ask<{ left: number; stuck: number; ms: number }>(child, { type: "drain" }, "drained");
   return {
     rps: result.requests.total / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     requests: result.requests.total,
-    // autocannon counts a timeout among its errors too.
-    errors: result.errors + result.non2xx,
+    // autocannon counts a timeout among its errors too; a request the server had not finished a
+    // minute after the window is one as well.
+    errors: result.errors + result.non2xx + drained.stuck,
     loopBusy: utilisation,
     leftInFlight: drained.left,
     drainMs: drained.ms,
@@ -350,8 +351,9 @@ export async function runLoad(options: LoadOptions): Promise<SectionResult> {
         `After every run the bench waits until the server has finished the requests the run left in flight ` +
         `(autocannon closes its sockets at the window's end; the server does not stop work on them), so that ` +
         `none runs into the next run's window. ` +
-        `Cells read "app / direct"; latency in ms; errors are socket errors, timeouts and non-2xx answers; the ` +
-        `errors check is met only when each side answered at least one request and none failed.`,
+        `Cells read "app / direct"; latency in ms; errors are socket errors, timeouts (30 s), non-2xx answers and ` +
+        `requests the server had not finished a minute after the window; the errors check is met only when each ` +
+        `side answered at least one request and none failed.`,
       "",
       table(
         [
