@@ -66,7 +66,7 @@ describe("mergeShards", () => {
     const { fetch, calls } = memoryShards(shards);
     const merged = await mergeShards(2, 21, "sk", fetch);
     expect(merged).toHaveLength(21);
-    expect(merged.every((i) => shards[0]!.includes(i))).toBe(true);
+    expect(merged.every((i) => shards[0]!.includes(i as Item))).toBe(true);
     expect(calls.map(({ shard, limit, read }) => ({ shard, limit, read }))).toEqual([
       { shard: 0, limit: 11, read: 11 },
       { shard: 1, limit: 11, read: 11 },
