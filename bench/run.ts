@@ -86,7 +86,7 @@ async function measure(): Promise<Run> {
       log,
     }),
   );
-  await section("4. load", () => runLoad({ seconds: quick ? 2 : 4, uploadSeconds: quick ? 3 : 5, log }));
+  await section("4. load", () => runLoad({ seconds: quick ? 2 : 4, uploadSeconds: quick ? 4 : 10, log }));
   await section("5. memory", () => runMemory({ runs: quick ? 1 : 2, log }));
   await section("6. delivery", () => runDelivery({ runs: quick ? 3 : 9, log }));
   // A model, not a measurement: the same figures on any machine, with LISTING_SHARDS's default.
