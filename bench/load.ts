@@ -6,8 +6,9 @@
  *
  * Reads run with 50 connections. Uploads run with one connection per core: each costs some
  * 125 ms of CPU (libvips decoding and encoding, the main thread's parsing and hashing), so the
- * process finishes at most about 8 a second per core whatever the connections, and each
- * connection past one per core only waits in the queue. With 50 an upload waited 3 to 6 s,
+ * process finishes at most about 8 a second per core, and connections past one per core mostly
+ * wait in the queue (on 2 shared cores, 1, 2, 4 and 8 connections: 32, 34, 44 and 36 uploads in
+ * 5 s, p50 145, 277, 445 and 1011 ms). With 50 an upload waited 3 to 6 s,
  * longer than the 1 s warm-up, and every run ended with 50 uploads still in the server, which
  * went on working on them into the next run's window: the app's rounds completed none.
  * Every run (warm-ups too) is therefore followed by waiting until the server has finished what
