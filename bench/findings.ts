@@ -175,8 +175,10 @@ function load(sections: SectionResult[]): string[] {
   const presigning = data.diagnosis.presigning;
   const storeSigner = presigning["the store's signer"];
   const lines = [
-    `**Load.** ${missed(sections, "4. Load") ? "" : "All met. "}Under 50 connections the one server process is saturated ` +
-      `(it also runs the emulators), so a p50 there is mostly queueing: its ratio is the ratio of work per request. ` +
+    `**Load.** ${missed(sections, "4. Load") ? "" : "All met. "}Reads run under 50 connections, uploads under one a core ` +
+      `(each upload is some 125 ms of CPU; more connections only queue them). Under 50 connections the one server ` +
+      `process is saturated (it also runs the emulators), so a p50 there is mostly queueing: its ratio is the ratio ` +
+      `of work per request. ` +
       (getLoad
         ? `For GET /images/{id} that is ${ratio(getLoad.app.p50 / getLoad.direct.p50)} at p50 against the direct ` +
           `path signing with \`getSignedUrl\` (${getLoad.app.rps.toFixed(0)} against ${getLoad.direct.rps.toFixed(0)} ` +
