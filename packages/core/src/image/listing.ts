@@ -258,7 +258,8 @@ export type ShardFetch = (
 
 /**
  * The newest `want` items over `shards` shards of one partition, newest first by `sortKey`, in
- * at most two rounds of parallel Queries.
+ * at most two rounds of parallel Queries (a shard's round goes on only where DynamoDB stops a
+ * Query at 1 MB before its limit).
  *
  * Round one asks each shard for its share of `want` (hash sharding spreads items evenly). Of
  * what came back, the `want`-th newest item is the floor: at least `want` items are at or above
@@ -289,7 +290,15 @@ export async function mergeShards(
       if (!page.next || !last) return [];
       const above = merged.indexOf(last) + 1;
       if (above >= want) return [];
-      return (await fetch(shard, want - above, page.next, floor)).items;
+      // One Query unless DynamoDB stops it at 1 MB first: then it goes on from there.
+      const found: RawItem[] = [];
+      let startKey: Key | undefined = page.next;
+      while (startKey && found.length < want - above) {
+        const more = await fetch(shard, want - above - found.length, startKey, floor);
+        found.push(...more.items);
+        startKey = more.next;
+      }
+      return found;
     }),
   );
   return [...merged, ...second.flat()].sort(newestFirst).slice(0, want);

@@ -55,6 +55,30 @@ describe("mergeShards", () => {
     );
   });
 
+  it("goes on where DynamoDB stopped a Query at 1 MB before its limit", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 8 }),
+        fc.array(fc.nat({ max: 7 }), { minLength: 20, maxLength: 120 }),
+        fc.integer({ min: 2, max: 30 }),
+        async (shardCount, assignment, want) => {
+          const shards: Item[][] = Array.from({ length: shardCount }, () => []);
+          assignment.forEach((shard, n) => shards[shard % shardCount]!.push(item(n)));
+          const { fetch } = memoryShards(shards);
+          // Every Query stops after at most 2 items, as a 1 MB page of large items would.
+          const stopping: ShardFetch = async (shard, limit, startKey, floor) => {
+            const page = await fetch(shard, Math.min(limit, 2), startKey, floor);
+            return page.items.length === 2 && limit > 2 ? { ...page, next: { sk: page.items[1]!.sk } } : page;
+          };
+          const merged = await mergeShards(shardCount, want, "sk", stopping);
+          const all = shards.flat().sort((a, b) => (a.sk < b.sk ? 1 : -1));
+          expect(merged.map((i) => i.sk)).toEqual(all.slice(0, want).map((i) => i.sk));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it("reads, past round one, only items that were still candidates for the page", async () => {
     // Shard 0 holds the 30 newest, shard 1 the rest: round one takes 11 from each (want 21); the
     // 21st newest of those 22 (shard 1's 10th) is the floor, and round two asks shard 0 alone for
