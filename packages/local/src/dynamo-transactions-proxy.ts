@@ -35,6 +35,9 @@ const WRITE_OPERATIONS = new Set(["PutItem", "UpdateItem", "DeleteItem", "BatchW
 
 /** DynamoDB's TTL leaves alone items whose time is more than five years past. */
 const TTL_MAX_AGE_SECONDS = 5 * 365 * 24 * 3600;
+/** The TTL sweeper's Scan: items a page (read before its filter) and the pause between pages. */
+const SWEEP_PAGE_ITEMS = 200;
+const SWEEP_PAUSE_MS = 5;
 
 export interface DynamoTransactionsProxy {
   /** http://127.0.0.1:<port> */
@@ -159,13 +162,23 @@ export async function startDynamoTransactionsProxy(
    */
   async function sweepExpired(tableName: string, nowSeconds = Date.now() / 1000): Promise<number> {
     const call = dynamoCaller(upstreamUrl, agent, SWEEPER_HEADERS);
+    const keyNames = await keySchemas.keyAttributes(tableName, call);
     const expired: JsonObject[] = [];
     let start: unknown;
     do {
+      // Small pages of keys alone, with a pause between them: dynalite answers in this process, so
+      // one Scan of a large table in 1 MB pages would hold every request behind it, where
+      // DynamoDB's TTL works beside the table's capacity.
+      if (start !== undefined) await new Promise((resolve) => setTimeout(resolve, SWEEP_PAUSE_MS));
       const page = await callOk(call, "Scan", {
         TableName: tableName,
+        Limit: SWEEP_PAGE_ITEMS,
         FilterExpression: "#ttl < :now AND #ttl > :oldest",
-        ExpressionAttributeNames: { "#ttl": TABLE.ttlAttribute },
+        ProjectionExpression: keyNames.map((_, i) => `#k${i}`).join(", "),
+        ExpressionAttributeNames: {
+          "#ttl": TABLE.ttlAttribute,
+          ...Object.fromEntries(keyNames.map((name, i) => [`#k${i}`, name])),
+        },
         ExpressionAttributeValues: {
           ":now": { N: String(Math.floor(nowSeconds)) },
           ":oldest": { N: String(Math.floor(nowSeconds) - TTL_MAX_AGE_SECONDS) },
@@ -179,8 +192,7 @@ export async function startDynamoTransactionsProxy(
     for (const item of expired) {
       const release = await lock.acquireExclusive();
       try {
-        const names = await keySchemas.keyAttributes(tableName, call);
-        const key = Object.fromEntries(names.map((name) => [name, item[name]]));
+        const key = Object.fromEntries(keyNames.map((name) => [name, item[name]]));
         const response = await call("DeleteItem", {
           TableName: tableName,
           Key: key,

@@ -159,6 +159,30 @@ describe("change feed", () => {
 });
 
 describe("TTL sweeper", () => {
+  it("pages through a table larger than its Scan page and removes every expired item", async () => {
+    const pk = uniqueId();
+    // Due only at a time the interval sweeper (at the clock's time) has not reached.
+    const due = Math.floor(Date.now() / 1000) + 1000;
+    const count = 450;
+    for (let i = 0; i < count; i += 25) {
+      const RequestItems = {
+        [TableName]: Array.from({ length: Math.min(25, count - i) }, (_, j) => ({
+          PutRequest: {
+            Item: { pk, sk: `item-${String(i + j).padStart(3, "0")}`, expires_at: due, note: "x".repeat(200) },
+          },
+        })),
+      };
+      await doc.send(new BatchWriteCommand({ RequestItems }));
+    }
+    expect(await local.sweepExpired(due + 1)).toBeGreaterThanOrEqual(count);
+    const removed = recordsOf(pk).filter((record) => record.eventName === "REMOVE");
+    expect(removed).toHaveLength(count);
+    expect(new Set(removed.map((record) => record.sk)).size).toBe(count);
+    expect(removed.every((record) => record.identity?.type === "Service" && record.old?.note === "x".repeat(200))).toBe(
+      true,
+    );
+  });
+
   it("removes what has expired as DynamoDB's TTL does, and leaves the rest", async () => {
     const pk = uniqueId();
     const now = Math.floor(Date.now() / 1000);
