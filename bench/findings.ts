@@ -140,8 +140,8 @@ function listing(sections: SectionResult[], with100k: boolean): string[] {
       `shards, read in at most two rounds: each shard is asked for its share of the page and a look-ahead ` +
       `(${efficiency.shards} × ${Math.ceil(21 / efficiency.shards)} = ${efficiency.shards * Math.ceil(21 / efficiency.shards)} ` +
       `items for 20, ${((efficiency.shards * Math.ceil(21 / efficiency.shards)) / 20).toFixed(2)} per item returned before ` +
-      `anything else), then the shards whose last item is still above the 21st newest for the items above it alone ` +
-      `(a key condition, and no more than the places left) (their page 1: ${efficiency.combinations
+      `anything else), then the shards whose last item is still above the 21st newest for the items above it alone, ` +
+      `with a key condition and no more than the places left (their page 1: ${efficiency.combinations
         .filter((c) => !c.name.includes("user"))
         .map((c) => `${c.name} ${c.page1.requests} Queries`)
         .join(
