@@ -5,7 +5,6 @@ import { entityOf, isTtlRemoval, oldItemOf, type ChangeRecord } from "@images/co
 import { purgeExpiredImage } from "@images/core/events/purge";
 import { createObjectStore, flatObjectKeys, keyHash, objectKeys } from "@images/core/storage/object-store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkStore } from "../../audit/src/check-store.ts";
 import { tinyPng } from "../../core/test/support/fixtures.ts";
 import { eventually, postToS3 } from "../../core/test/support/post-upload.ts";
 import { sha256, startTestApi, type TestApi } from "./support/test-api.ts";
@@ -40,16 +39,6 @@ async function uploaded(user: string, tags: string[]): Promise<{ image: Image; b
 }
 
 const objectsOf = async (imageId: string) => (await t.objectKeys()).filter((key) => key.includes(imageId));
-
-async function violations(): Promise<string[]> {
-  const report = await checkStore({
-    dynamo: t.clients.dynamo,
-    s3: t.clients.s3,
-    tableName: t.config.tableName,
-    bucketName: t.config.bucketName,
-  });
-  return report.violations.map((v) => `${v.rule}: ${v.detail}`);
-}
 
 const HASHED = /^(images|renditions|uploads)\/([0-9a-f]{2})\//;
 /** A key of the layout before the hash level: the same key without it. */
@@ -122,7 +111,7 @@ describe("a new image's objects", () => {
       expect(answer.status).toBe(200);
       expect(answer.headers.get("content-type")).toBe("image/webp");
     }
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 
   it("of a large upload: posted under uploads/<hh>/, finished there, the posted file gone", async () => {
@@ -146,7 +135,7 @@ describe("a new image's objects", () => {
     expect(keys.some((key) => key.startsWith("uploads/"))).toBe(false);
     expect(keys.length).toBeGreaterThan(1);
     expect(keys.every((key) => HASHED.exec(key)?.[2] === hh)).toBe(true);
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 });
 
@@ -158,7 +147,7 @@ describe("an image stored under the flat layout", () => {
     expect(moved).toContain(`images/${id}.png`);
     expect(moved.every((key) => !HASHED.test(key))).toBe(true);
     expect(await objectsOf(id)).toEqual(moved);
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
 
     const got = (await (await t.call("GET", `/images/${id}`, { user: "ivo" })).json()) as Image;
     expect(got.s3_url).toBe(`s3://${t.config.bucketName}/images/${id}.png`);
@@ -181,7 +170,7 @@ describe("an image stored under the flat layout", () => {
     expect(await objectsOf(id)).toEqual([]);
     expect(await t.itemsOf(id)).toEqual([]);
     expect((await t.call("GET", `/images/${id}`, { user: "ivo" })).status).toBe(404);
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 
   it("is purged whole by the TTL after the trash", async () => {
@@ -191,7 +180,7 @@ describe("an image stored under the flat layout", () => {
     const trashed = await t.call("POST", `/images/${id}/trash`, { user: "ivo" });
     expect(trashed.status).toBe(200);
     const { purge_at } = (await trashed.json()) as { purge_at: string };
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
     const local = t.localAws!;
     expect(await local.sweepExpired(Date.parse(purge_at) / 1000 + 1)).toBeGreaterThanOrEqual(1);
     // The TTL's removal of the image item, as the stream hands it to the purge.
@@ -207,7 +196,7 @@ describe("an image stored under the flat layout", () => {
     expect(await purgeExpiredImage(removal!, deps)).toBe(true);
     expect(await objectsOf(id)).toEqual([]);
     expect(await t.itemsOf(id)).toEqual([]);
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 });
 
@@ -250,6 +239,6 @@ describe("a large upload started under the flat layout", () => {
     const keys = await objectsOf(id);
     expect(keys.some((key) => key.startsWith("uploads/"))).toBe(false);
     expect(keys.every((key) => HASHED.exec(key)?.[2] === keyHash(id))).toBe(true);
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 });

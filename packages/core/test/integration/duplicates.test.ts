@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { checkStore } from "@images/audit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixture, tinyPng } from "../support/fixtures.ts";
 import { startTestStore, type TestStore } from "../support/local-store.ts";
@@ -15,16 +14,6 @@ afterAll(async () => t?.stop());
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 let seed = 300;
 const fresh = () => tinyPng(seed++);
-
-async function violations(): Promise<string[]> {
-  const report = await checkStore({
-    dynamo: t.clients.dynamo,
-    s3: t.clients.s3,
-    tableName: t.config.tableName,
-    bucketName: t.config.bucketName,
-  });
-  return report.violations.map((v) => `${v.rule}: ${v.detail}`);
-}
 
 /** Everything stored but per-user rate counters (bookkeeping, not what a request stored). */
 const snapshot = async () => {
@@ -56,7 +45,7 @@ describe("checking digests", () => {
     expect(await t.store.checkDigests("eli", [digest])).toEqual([]);
     await t.store.restore(first.image_id, "eli");
     expect(await t.store.checkDigests("eli", [digest])).toEqual([{ sha256: digest, imageId: first.image_id }]);
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 
   it("takes up to 100 digests, in any case, and refuses more or malformed ones", async () => {
@@ -103,7 +92,7 @@ describe("an upload of a file the owner already has", () => {
       if (outcome.status === "rejected") expect(outcome.reason).toMatchObject({ kind: "conflict" });
     }
     expect((await t.store.list({ userId: "ida" })).items).toHaveLength(1);
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 
   it("straight to S3: answered at the start when the digest comes with it, refused at the finish otherwise", async () => {
@@ -138,6 +127,6 @@ describe("an upload of a file the owner already has", () => {
       return image.status === "ready" ? image : undefined;
     });
     expect(ready.status).toBe("ready");
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 });

@@ -1,4 +1,3 @@
-import { checkStore } from "@images/audit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TABLE } from "../../src/db/table.ts";
 import { createImageStore } from "../../src/image/image-store.ts";
@@ -15,16 +14,6 @@ afterAll(async () => t?.stop());
 let seed = 100;
 const stored = async (userId: string, tags: string[] = ["beach", "sea"]) =>
   t.store.create({ userId, title: "t", tags, bytes: await tinyPng(seed++) });
-
-async function violations(): Promise<string[]> {
-  const report = await checkStore({
-    dynamo: t.clients.dynamo,
-    s3: t.clients.s3,
-    tableName: t.config.tableName,
-    bucketName: t.config.bucketName,
-  });
-  return report.violations.map((v) => `${v.rule}: ${v.detail}`);
-}
 
 const ids = (page: { items: { image_id: string }[] }) => page.items.map((item) => item.image_id);
 const imageItem = async (imageId: string) =>
@@ -60,7 +49,7 @@ describe("trashing an image", () => {
     expect(ids(await t.store.list({ userId: "tia", tag: "sea" }))).not.toContain(image.image_id);
     expect(ids(await t.store.list({}))).not.toContain(image.image_id);
     expect(ids(await t.store.listTrash({ userId: "tia" }))).toEqual([image.image_id]);
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 
   it("is its owner's alone: 404 to everyone else, who cannot trash, restore or see it", async () => {
@@ -118,7 +107,7 @@ describe("restoring an image", () => {
     expect((await fetch(links.download_url!)).status).toBe(200);
     // Restoring a ready image answers it as it is.
     expect(await t.store.restore(image.image_id, "yan")).toMatchObject({ status: "ready" });
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 
   it("is refused once the purge time has passed, before the TTL removed the item", async () => {
@@ -142,7 +131,7 @@ describe("deleting a trashed image", () => {
     expect(await t.itemsOf(image.image_id)).toEqual([]);
     expect((await t.objectKeys()).filter((key) => key.includes(image.image_id))).toEqual([]);
     expect(ids(await t.store.listTrash({ userId: "abe" }))).toEqual([]);
-    expect(await violations()).toEqual([]);
+    expect(await t.violations()).toEqual([]);
   });
 });
 
@@ -167,7 +156,7 @@ describe("trash, restore, edit and delete at once on one image", () => {
       const inTrash = ids(await t.store.listTrash({ userId: "bo" })).includes(image.image_id);
       if (!now) expect([listed, inTrash]).toEqual([false, false]);
       else expect([listed, inTrash]).toEqual([now.status === "ready", now.status === "trashed"]);
-      expect(await violations()).toEqual([]);
+      expect(await t.violations()).toEqual([]);
     }
   });
 });

@@ -1,6 +1,7 @@
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { QueryCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { ensureBucket, ensureTable, startLocalAws, type LocalAws } from "@images/local";
+import { checkStore } from "@images/audit";
 import { createAwsClients, type AwsClients } from "../../src/aws/clients.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { createImageStore, type ImageStore } from "../../src/image/image-store.ts";
@@ -18,6 +19,8 @@ export interface TestStore {
   itemsOf(imageId: string): Promise<Record<string, unknown>[]>;
   /** Everything stored, table and bucket, to compare before and after a refused request. */
   snapshot(): Promise<{ items: Record<string, unknown>[]; objects: string[] }>;
+  /** The store checker's violations (packages/audit), as "rule: detail" lines. */
+  violations(options?: { verifyDigests?: boolean }): Promise<string[]>;
   /** The embedded emulators (change feed, TTL sweep); undefined on external endpoints. */
   localAws?: LocalAws;
   stop(): Promise<void>;
@@ -97,6 +100,16 @@ export async function startTestStore(
       const out = await clients.dynamo.send(new ScanCommand({ TableName: config.tableName, ConsistentRead: true }));
       const items = (out.Items ?? []).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
       return { items, objects: await objectKeys() };
+    },
+    async violations(options = {}) {
+      const report = await checkStore({
+        dynamo: clients.dynamo,
+        s3: clients.s3,
+        tableName: config.tableName,
+        bucketName: config.bucketName,
+        ...options,
+      });
+      return report.violations.map((v) => `${v.rule}: ${v.detail}`);
     },
     stop: async () => {
       clearInterval(sweeper);
