@@ -131,6 +131,8 @@ describe("a new image's objects", () => {
       return image.status === "ready" ? image : undefined;
     });
     expect(ready.s3_url).toMatch(new RegExp(`^s3://${t.config.bucketName}/images/${hh}/${id}\\.[0-9a-z]{10}\\.png$`));
+    // The image is ready once committed; the finishing run removes the posted file after that.
+    await Promise.allSettled(t.finished);
     const keys = await objectsOf(id);
     expect(keys.some((key) => key.startsWith("uploads/"))).toBe(false);
     expect(keys.length).toBeGreaterThan(1);
