@@ -24,7 +24,7 @@ import { shardOf } from "@images/core/image/listing-shards";
 import { listingFields, type ImageRecord } from "@images/core/image/records";
 import { flatObjectKeys, keyHash, objectKeys } from "@images/core/storage/object-store";
 import { ulid } from "ulid";
-import { count, table, type SectionResult, type TargetCheck } from "./support.ts";
+import { count, random, table, type SectionResult, type TargetCheck } from "./support.ts";
 
 type Item = Record<string, unknown>;
 
@@ -70,18 +70,6 @@ const PAGE_MIX: [string, number][] = [
   ["user+range", 0.05],
   ["user+tag+range", 0.05],
 ];
-
-/** Seeded, so every run models the same workload (mulberry32). */
-function random(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Ranks 0..n-1 drawn with probability proportional to 1/(rank+1)^s. */
 function zipf(n: number, s: number, next: () => number) {

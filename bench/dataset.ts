@@ -10,6 +10,7 @@ import type { Db } from "@images/core/db/service";
 import { shardOf } from "@images/core/image/listing-shards";
 import { listingFields, type ImageRecord } from "@images/core/image/records";
 import sharp from "sharp";
+import { random } from "./support.ts";
 
 export const HOT_USER = "u000";
 export const HOT_TAG = "beach";
@@ -67,18 +68,6 @@ export function combinations(now: Date): [string, Filter][] {
     ["tag+range", { ...tag, ...range }],
     ["user+tag+range", { ...user, ...tag, ...range }],
   ];
-}
-
-/** A small deterministic generator, so every run seeds the same table. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

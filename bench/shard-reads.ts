@@ -7,20 +7,10 @@
  * look-ahead), deep in a listing, beside issue 16's target of 1 + S/20.
  */
 import { mergeShards, type ShardFetch } from "../packages/core/src/image/listing.ts";
-import { table, type SectionResult } from "./support.ts";
+import { random, table, type SectionResult } from "./support.ts";
 
 const PAGE = 20;
 const SHARD_COUNTS = [1, 2, 3, 4, 5, 8, 10, 16, 32];
-
-/** A small deterministic generator (mulberry32), so that the figures are the same on every run. */
-function random(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ShardReads {
   shards: number;

@@ -23,6 +23,18 @@ export const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 export const median = (values: number[]) => quantile(values, 0.5);
 
+/** A small deterministic generator (mulberry32), so that every run seeds and models the same. */
+export function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function quantile(values: number[], q: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
