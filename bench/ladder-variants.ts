@@ -3,7 +3,10 @@
  * of section 6, stored as before (re-encode, then one 320 px thumbnail) beside the ladder made
  * as packages/core/src/image/processing.ts makes it, and beside variants of it, interleaved
  * (each round runs every variant once) so that the machine's noise falls on all alike. Prints
- * each variant's median and its ratio to the way before, then the ladder's parts alone.
+ * each variant's median and its ratio to the way before, in wall time on this machine's cores
+ * and in CPU time (the process's, libvips' threads included: what a Lambda function of at most
+ * one vCPU waits for), then the ladder's parts alone, and the top rung's encode under each
+ * setting of libwebp that sharp offers.
  * Not part of `npm run bench`: `npx tsx bench/ladder-variants.ts` (run it on a quiet machine).
  */
 import { readFile } from "node:fs/promises";
@@ -60,23 +63,33 @@ const parts: [string, () => Promise<unknown>][] = [
   ["re-encode of the original", reencode],
 ];
 
+/** Each one's median wall time and median CPU time (user and system, every thread), in ms. */
 async function timeAll(list: [string, () => Promise<unknown>][]) {
   for (const [, run] of list) await run();
   const times = list.map((): number[] => []);
+  const cpu = list.map((): number[] => []);
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, [, run]] of list.entries()) {
+      const cpuBefore = process.cpuUsage();
       const started = performance.now();
       await run();
       times[i]!.push(performance.now() - started);
+      const used = process.cpuUsage(cpuBefore);
+      cpu[i]!.push((used.user + used.system) / 1000);
     }
   }
-  return times.map(median);
+  return { wall: times.map(median), cpu: cpu.map(median) };
 }
 
 const medians = await timeAll(variants);
+console.log(
+  `${"".padEnd(52)} ${"wall".padStart(10)} ${"ratio".padStart(6)} ${"CPU".padStart(10)} ${"ratio".padStart(6)}`,
+);
 for (const [i, [name]] of variants.entries()) {
+  const { wall, cpu } = medians;
   console.log(
-    `${name.padEnd(52)} ${medians[i]!.toFixed(1).padStart(7)} ms  ${(medians[i]! / medians[0]!).toFixed(2)}×`,
+    `${name.padEnd(52)} ${wall[i]!.toFixed(1).padStart(7)} ms ${(wall[i]! / wall[0]!).toFixed(2).padStart(5)}× ` +
+      `${cpu[i]!.toFixed(1).padStart(7)} ms ${(cpu[i]! / cpu[0]!).toFixed(2).padStart(5)}×`,
   );
 }
 const { data, info } = await sharp(photo)
@@ -88,6 +101,28 @@ parts.push([
   "the 2048 px rung's WebP encode alone (effort 0)",
   () => sharp(data, top).webp({ quality: 80, effort: 0 }).toBuffer(),
 ]);
-const partMedians = await timeAll(parts);
+const partMedians = (await timeAll(parts)).wall;
 for (const [i, [name]] of parts.entries())
   console.log(`  ${name.padEnd(50)} ${partMedians[i]!.toFixed(1).padStart(7)} ms`);
+
+// The top rung's encode is the ladder's longest step; no setting sharp passes to libwebp shortens
+// it by much (presets change the noise shaping and the filter, not the work per macroblock).
+console.log("\nThe 2048 px rung's WebP encode alone, by setting (size of the file made):");
+const settings: [string, import("sharp").WebpOptions][] = [
+  ["quality 80, effort 0 (the ladder's)", { quality: 80, effort: 0 }],
+  ["quality 75", { quality: 75, effort: 0 }],
+  ["quality 70", { quality: 70, effort: 0 }],
+  ["preset photo", { quality: 80, effort: 0, preset: "photo" }],
+  ["preset drawing", { quality: 80, effort: 0, preset: "drawing" }],
+  ["preset text (no noise shaping, no filter)", { quality: 80, effort: 0, preset: "text" }],
+  ["effort 1", { quality: 80, effort: 1 }],
+];
+const encodes = settings.map(([name, options]): [string, () => Promise<unknown>] => [
+  name,
+  () => sharp(data, top).webp(options).toBuffer(),
+]);
+const encodeMedians = (await timeAll(encodes)).wall;
+for (const [i, [name, options]] of settings.entries()) {
+  const bytes = (await sharp(data, top).webp(options).toBuffer()).length;
+  console.log(`  ${name.padEnd(50)} ${encodeMedians[i]!.toFixed(1).padStart(7)} ms  ${bytes} bytes`);
+}
