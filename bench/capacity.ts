@@ -18,7 +18,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { loadConfig } from "@images/core";
 import { createDb, type Db } from "@images/core/db/service";
-import { TABLE } from "@images/core/db/table";
+import { TABLE, type IndexProjection } from "@images/core/db/table";
 import { createListing } from "@images/core/image/listing";
 import { shardOf } from "@images/core/image/listing-shards";
 import { listingFields, type ImageRecord } from "@images/core/image/records";
@@ -116,6 +116,27 @@ const writeUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
 const INDEXES = Object.entries(TABLE.globalIndexes) as [string, { partitionKey: string; sortKey: string }][];
 const baseKey = (item: Item) => `${String(item[TABLE.partitionKey])}|${String(item[TABLE.sortKey])}`;
 
+/** Each index's projection: the table's (`TABLE`), or ALL everywhere as before gsi1 held keys only. */
+type Projections = Record<string, IndexProjection>;
+const TODAY: Projections = Object.fromEntries(
+  INDEXES.map(([name]) => [
+    name,
+    (TABLE.globalIndexes as Record<string, { projection: IndexProjection }>)[name]!.projection,
+  ]),
+);
+const ALL_PROJECTED: Projections = Object.fromEntries(INDEXES.map(([name]) => [name, "all"]));
+const INDEX_KEYS = Object.fromEntries(INDEXES) as Record<string, { partitionKey: string; sortKey: string }>;
+
+/** What an index holds of an item: all of it, or the table's and the index's keys and the attributes named. */
+function entryOf(item: Item, index: string, projection: IndexProjection): Item {
+  if (projection === "all") return item;
+  const { partitionKey, sortKey } = INDEX_KEYS[index]!;
+  const fields = [TABLE.partitionKey, TABLE.sortKey, partitionKey, sortKey, ...projection];
+  return Object.fromEntries(fields.filter((field) => item[field] !== undefined).map((field) => [field, item[field]]));
+}
+const entryBytes = (item: Item, index: string, projection: IndexProjection) =>
+  itemBytes(entryOf(item, index, projection));
+
 /** Adds up units per partition key ("table $images#imageId_…", "gsi1 $images#tag_x#shard_3"). */
 class Meter {
   readonly units = new Map<string, number>();
@@ -131,7 +152,10 @@ class Meter {
  */
 class ModelTable {
   readonly items = new Map<string, Item>();
-  constructor(readonly meter: Meter) {}
+  constructor(
+    readonly meter: Meter,
+    readonly projections: Projections,
+  ) {}
 
   private charge(before: Item | undefined, after: Item | undefined, transactional: boolean) {
     const item = (after ?? before)!;
@@ -142,14 +166,25 @@ class ModelTable {
         version?.[keys.partitionKey] === undefined
           ? undefined
           : `${String(version[keys.partitionKey])}|${String(version[keys.sortKey])}`;
-      // An index entry whose keys stay is rewritten once; one whose keys change is removed and added.
+      const projection = this.projections[name]!;
+      // An index entry whose keys stay is rewritten once, if anything it holds changed (under ALL,
+      // any write); one whose keys change is removed and added.
       if (keyOf(before) !== undefined && keyOf(before) === keyOf(after)) {
-        this.meter.add(`${name} ${String(item[keys.partitionKey])}`, writeUnits(size));
+        const [was, is] = [entryOf(before!, name, projection), entryOf(after!, name, projection)];
+        if (projection === "all" || JSON.stringify(was) !== JSON.stringify(is)) {
+          this.meter.add(
+            `${name} ${String(item[keys.partitionKey])}`,
+            writeUnits(Math.max(itemBytes(was), itemBytes(is))),
+          );
+        }
         continue;
       }
       for (const version of [before, after]) {
         if (keyOf(version) === undefined) continue;
-        this.meter.add(`${name} ${String(version![keys.partitionKey])}`, writeUnits(itemBytes(version!)));
+        this.meter.add(
+          `${name} ${String(version![keys.partitionKey])}`,
+          writeUnits(entryBytes(version!, name, projection)),
+        );
       }
     }
   }
@@ -282,6 +317,14 @@ const VIRAL = "viral";
 export interface DesignResult {
   shards: number;
   layout: Layout;
+  /** Whether the indexes project as `TABLE` says (today), or every one ALL (the design before). */
+  today: boolean;
+  /** Of `readPerReturned`: the items a page reads from the table after its Queries (gsi1 not ALL). */
+  hydratedPerReturned: number;
+  /** Read units a list page costs in all, over every partition (its gets included). */
+  readUnitsPerPage: number;
+  /** Bytes of an image's and of a tag item's entry in the listing index (gsi1). */
+  listingEntryBytes: { image: number; tag: number };
   itemBytes: { image: number; tag: number; imageWcu: number; tagWcu: number };
   /** Per index: the hottest partition, its write units per upload (uploads/s = 1,000 / it). */
   writes: { index: string; partition: string; perUpload: number; ceiling: number; note?: string }[];
@@ -310,13 +353,23 @@ export interface DesignResult {
 /** A document client that is never sent anything: the entities only build params here. */
 function paramsOnlyDb(): Db {
   const client = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ region: "us-east-1", credentials: { accessKeyId: "model", secretAccessKey: "model" } }),
+    new DynamoDBClient({
+      region: "us-east-1",
+      credentials: { accessKeyId: "model", secretAccessKey: "model" },
+      // Nothing listens here: a request sent by mistake fails on this machine, never reaches AWS.
+      endpoint: "http://127.0.0.1:9",
+      maxAttempts: 1,
+    }),
   );
   return createDb(client, "images");
 }
 
-/** Answers the listing's Queries from the model's table, counting what each one reads per partition. */
+/**
+ * Answers the listing's Queries from the model's table, counting what each one reads per
+ * partition, and its BatchGetItem of a page's items (which the page loop counts: `hydrate`).
+ */
 function queryEngine(model: ModelTable, meter: Meter, counter: { read: number }) {
+  const bytesOf = (index: string, item: Item) => entryBytes(item, index, model.projections[index]!);
   const indexes = new Map<string, Map<string, Item[]>>();
   for (const [name, keys] of INDEXES) {
     const partitions = new Map<string, Item[]>();
@@ -334,6 +387,16 @@ function queryEngine(model: ModelTable, meter: Meter, counter: { read: number })
   }
   return {
     async send(command: { input: Record<string, unknown> }) {
+      if ("RequestItems" in command.input) {
+        const requests = command.input.RequestItems as Record<string, { Keys: Item[] }>;
+        const Responses = Object.fromEntries(
+          Object.entries(requests).map(([name, { Keys }]) => [
+            name,
+            Keys.flatMap((key) => model.items.get(baseKey(key)) ?? []),
+          ]),
+        );
+        return { Responses, UnprocessedKeys: {} };
+      }
       const input = command.input as {
         IndexName: string;
         KeyConditionExpression: string;
@@ -387,7 +450,7 @@ function queryEngine(model: ModelTable, meter: Meter, counter: { read: number })
         }
         if (String(partition[rest]![keys.sortKey]) < (values[":sk1"] ?? "")) break;
       }
-      const bytes = items.reduce((sum, item) => sum + itemBytes(item), 0);
+      const bytes = items.reduce((sum, item) => sum + bytesOf(input.IndexName, item), 0);
       // Eventually consistent (every index read is): half a unit per 4 KB, rounded up per Query.
       meter.add(`${input.IndexName} ${pk}`, Math.max(1, Math.ceil(bytes / 4096)) / 2);
       counter.read += items.length;
@@ -409,7 +472,10 @@ function queryEngine(model: ModelTable, meter: Meter, counter: { read: number })
   };
 }
 
-async function modelDesign(shards: number, layout: Layout): Promise<DesignResult> {
+async function modelDesign(shards: number, layout: Layout, today: boolean): Promise<DesignResult> {
+  const projections = today ? TODAY : ALL_PROJECTED;
+  // A page of all images or of a tag reads its items from the table when gsi1 holds less than them.
+  const hydrating = projections.gsi1 !== "all";
   const keys = KEYS[layout];
   const db = paramsOnlyDb();
   const { image, imageTag, upload, rateWindow, imageDeletion } = db.entities;
@@ -417,7 +483,7 @@ async function modelDesign(shards: number, layout: Layout): Promise<DesignResult
   const owner = zipf(WORKLOAD.owners, WORKLOAD.ownerZipf, next);
   const tag = zipf(WORKLOAD.tags, WORKLOAD.tagZipf, next);
   const writes = new Meter();
-  const model = new ModelTable(writes);
+  const model = new ModelTable(writes, projections);
   const s3 = new PrefixMeter();
   const ownerUploads = new Map<string, number>();
   const monthStart = Date.UTC(2026, 11, 1);
@@ -574,14 +640,16 @@ async function modelDesign(shards: number, layout: Layout): Promise<DesignResult
   );
 
   // Into one tag: every upload carries it, the tag's partition is its S shards.
-  const oneTagCeiling = (PARTITION_WCU * shards) / writeUnits(sizes.tag);
+  const tagEntry = entryBytes(tagItem!, "gsi1", projections.gsi1!);
+  const oneTagCeiling = (PARTITION_WCU * shards) / writeUnits(tagEntry);
 
   // Reads: list pages through the service's own listing, and gets of one image each.
   const readMeter = new Meter();
   const counter = { read: 0 };
   const engine = queryEngine(model, readMeter, counter);
   const list = createListing({
-    db,
+    // Its batch gets as its Queries: answered by the model.
+    db: createDb(engine as unknown as DynamoDBDocumentClient, "images"),
     dynamo: engine as unknown as DynamoDBDocumentClient,
     cursorSecret: "capacity-model-cursor-secret-0123456789",
     now: () => new Date(monthStart + month),
@@ -599,6 +667,21 @@ async function modelDesign(shards: number, layout: Layout): Promise<DesignResult
   let returned = 0;
   let firstRead = 0;
   let firstReturned = 0;
+  let hydrated = 0;
+  /**
+   * What a page of gsi1 reads after its Queries: each item it returns, from the image's own item
+   * in the table (one BatchGetItem, eventually consistent: half a unit each up to 4 KB).
+   */
+  const hydrate = (filter: { userId?: string }, items: { imageId: string }[]) => {
+    if (!hydrating || filter.userId !== undefined) return 0;
+    for (const { imageId } of items) {
+      const key = (image.get({ imageId }).params() as { Key: Item }).Key;
+      const item = model.items.get(baseKey(key));
+      readMeter.add(`table ${String(key[TABLE.partitionKey])}`, Math.ceil((item ? itemBytes(item) : 1) / 4096) / 2);
+    }
+    hydrated += items.length;
+    return items.length;
+  };
   for (let i = 0; i < WORKLOAD.pages; i++) {
     let pick = pageNext() * mixTotal;
     const [name] = PAGE_MIX.find(([, weight]) => (pick -= weight) < 0) ?? PAGE_MIX[0]!;
@@ -612,13 +695,15 @@ async function modelDesign(shards: number, layout: Layout): Promise<DesignResult
     const before = counter.read;
     const first = await list(filter);
     returned += first.items.length;
+    const firstHydrated = hydrate(filter, first.items);
     if (name === "none" || name === "tag") {
-      firstRead += counter.read - before;
+      firstRead += counter.read - before + firstHydrated;
       firstReturned += first.items.length;
     }
     if (first.nextCursor && pageNext() < 0.1) {
       const second = await list({ ...filter, cursor: first.nextCursor });
       returned += second.items.length;
+      hydrate(filter, second.items);
     }
     for (let g = 0; g < WORKLOAD.getsPerPage; g++) {
       const id = liveImages[getImage()]!;
@@ -697,7 +782,11 @@ async function modelDesign(shards: number, layout: Layout): Promise<DesignResult
     uploadCeiling,
     oneTagCeiling,
     pageCeiling,
-    readPerReturned: counter.read / returned,
+    today,
+    listingEntryBytes: { image: entryBytes(imageItem!, "gsi1", projections.gsi1!), tag: tagEntry },
+    hydratedPerReturned: hydrated / returned,
+    readUnitsPerPage: [...readMeter.units.values()].reduce((sum, units) => sum + units, 0) / WORKLOAD.pages,
+    readPerReturned: (counter.read + hydrated) / returned,
     firstPageReadPerReturned: firstRead / firstReturned,
     s3: s3Rows.slice(0, 3),
     s3UploadCeiling: Math.min(...s3Rows.map((row) => row.uploadCeiling)),
@@ -716,19 +805,29 @@ export interface CapacityOptions {
 }
 
 export async function runCapacity(options: CapacityOptions): Promise<SectionResult> {
-  const counts = [...new Set([1, options.defaultShards, 32])];
+  // Before sharding: one partition, flat keys, every index ALL; then the default S with every
+  // index ALL (as before gsi1 held keys and merge attributes only); then today's design.
+  const before: [number, Layout, boolean][] = [
+    [1, "flat", false],
+    [options.defaultShards, "hashed", false],
+  ];
+  const today = [...new Set([options.defaultShards, 32])].map((shards): [number, Layout, boolean] => [
+    shards,
+    "hashed",
+    true,
+  ]);
   const designs: DesignResult[] = [];
-  for (const shards of counts) {
-    options.log(`  capacity: modelling ${shards} shard${shards === 1 ? "" : "s"}`);
-    // Before: one shard on the flat keys; after: today's keys.
-    designs.push(await modelDesign(shards, shards === 1 ? "flat" : "hashed"));
+  for (const [shards, layout, now] of [...before, ...today]) {
+    options.log(`  capacity: modelling ${shards} shard${shards === 1 ? "" : "s"}${now ? "" : ", every index ALL"}`);
+    designs.push(await modelDesign(shards, layout, now));
   }
   const name = (d: DesignResult) =>
     d.shards === 1
       ? "one partition (before sharding)"
-      : `S = ${d.shards}${d.shards === options.defaultShards ? " (default)" : ""}`;
-  const byDefault = designs.find((d) => d.shards === options.defaultShards)!;
-  const at32 = designs.find((d) => d.shards === 32)!;
+      : `S = ${d.shards}${d.shards === options.defaultShards ? " (default)" : ""}${d.today ? "" : ", gsi1 ALL (before)"}`;
+  const built = designs.filter((d) => d.today);
+  const byDefault = built.find((d) => d.shards === options.defaultShards)!;
+  const at32 = built.find((d) => d.shards === 32)!;
   const checks: TargetCheck[] = [
     {
       section: "7. Capacity",
@@ -773,6 +872,9 @@ export async function runCapacity(options: CapacityOptions): Promise<SectionResu
       "image item, tag item (bytes → WCU per index)",
       (d) => `${count(d.itemBytes.image)} → ${d.itemBytes.imageWcu}, ${count(d.itemBytes.tag)} → ${d.itemBytes.tagWcu}`,
     ),
+    row("their entries in the listing index gsi1 (bytes → WCU)", (d) =>
+      [d.listingEntryBytes.image, d.listingEntryBytes.tag].map((b) => `${count(b)} → ${writeUnits(b)}`).join(", "),
+    ),
     row("**uploads/s in all** (DynamoDB, hottest partition at 1,000 WCU/s)", (d) => `**${rate(d.uploadCeiling)}**`),
     row("**uploads/s into one tag**", (d) => `**${rate(d.oneTagCeiling)}**`),
     row("**list pages/s** (hottest partition at 3,000 RCU/s)", (d) => `**${rate(d.pageCeiling)}**`),
@@ -780,6 +882,8 @@ export async function runCapacity(options: CapacityOptions): Promise<SectionResu
       d.firstPageReadPerReturned.toFixed(3),
     ),
     row("items read per item returned, every page of the mix", (d) => d.readPerReturned.toFixed(3)),
+    row("of which items read from the table after the Queries (gsi1 pages)", (d) => d.hydratedPerReturned.toFixed(3)),
+    row("read units a list page costs in all partitions (its 2 gets included)", (d) => d.readUnitsPerPage.toFixed(2)),
     row("S3 keys of an original", (d) => (d.layout === "flat" ? "`images/<id>.jpg`" : "`images/<hh>/<id>.jpg`")),
     row("**uploads/s before an S3 prefix passes 3,500 writes/s**", (d) => `**${rate(d.s3UploadCeiling)}**`),
     row("list pages/s before an S3 prefix passes 5,500 reads/s", (d) => rate(d.s3PageCeiling)),
@@ -836,7 +940,12 @@ export async function runCapacity(options: CapacityOptions): Promise<SectionResu
       `so 30,000 uploads a second need ${Math.ceil((30_000 * folderWrites) / PREFIX_WRITES)} levels at an even ` +
       `spread; ${HASH_LEVELS} leave room for the hash's unevenness (the sample's, at about ` +
       `${Math.round(w.uploads / HASH_LEVELS)} uploads a level, is mostly its own noise), for growth and for the CDN's ` +
-      `misses, and 16 would cap uploads near ${count(Math.floor((16 * PREFIX_WRITES) / folderWrites))} a second.`,
+      `misses, and 16 would cap uploads near ${count(Math.floor((16 * PREFIX_WRITES) / folderWrites))} a second. ` +
+      `An index entry holds what its projection says: today gsi1 (the listings of all images and of a tag) ` +
+      `holds the keys and ${(TODAY.gsi1 as readonly string[]).map((a) => `\`${a}\``).join(", ")}, none of which an ` +
+      `edit changes, so an edit writes nothing to it, and a page reads its items from the table by BatchGetItem (half ` +
+      `a unit an item up to 4 KB, on the image's own partition); gsi2 and gsi3 hold everything. The columns marked ` +
+      `"gsi1 ALL (before)" price every index holding everything, as before this change.`,
     "",
     summary,
     "",

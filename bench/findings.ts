@@ -286,9 +286,14 @@ function memory(sections: SectionResult[]): string[] {
 
 interface CapacityDesign {
   shards: number;
+  today?: boolean;
+  hydratedPerReturned?: number;
+  readUnitsPerPage?: number;
+  listingEntryBytes?: { image: number; tag: number };
   itemBytes: { image: number; tag: number; imageWcu: number; tagWcu: number };
   writes: { index: string; perUpload: number }[];
   uploadCeiling: number;
+  oneTagCeiling: number;
   firstPageReadPerReturned: number;
   s3UploadCeiling: number;
 }
@@ -296,31 +301,38 @@ interface CapacityDesign {
 function capacity(sections: SectionResult[]): string[] {
   const designs = of<CapacityDesign[]>(sections, "7. Capacity");
   if (!designs) return [];
-  const [before, ...sharded] = designs;
-  const chosen = sharded[0]!;
+  const [unsharded, allAtDefault, ...today] = designs;
+  const chosen = today[0]!;
+  const at32 = today.find((d) => d.shards === 32) ?? chosen;
   const month = (d: CapacityDesign) => d.writes.find((w) => w.index === "gsi1")!.perUpload * d.shards;
-  const perUpload = month(chosen);
-  const oneUnit = perUpload / chosen.itemBytes.imageWcu;
   const reads = of<ShardReads[]>(sections, "8. Shard reads");
+  // The fewest shards that take 4,000 uploads a second at today's units an upload.
+  const needed = Math.ceil((4_000 * month(chosen)) / 1000);
   return [
     `**Capacity${missed(sections, "7. Capacity") ? "" : ": met"}.** Before write sharding every upload wrote one ` +
-      `partition of the month (${count(Math.floor(before!.uploadCeiling))} uploads a second at most, not 1,000: an image ` +
-      `item is ${count(chosen.itemBytes.image)} bytes, ${chosen.itemBytes.imageWcu} write units in each index, and edits ` +
-      `and deletes write it again: ${perUpload.toFixed(2)} units an upload). With S shards the month and each tag take ` +
-      `S times that. An exact page over hash shards reads more than 1 + S/20 items per item returned ` +
-      `(${(1 + chosen.shards / 20).toFixed(2)} with ${chosen.shards}): it asks each shard for its share and a ` +
-      `look-ahead, then the shards still above the 21st newest for the rest, and each shard's share of a page varies ` +
-      `(section 8: ${(reads ?? [])
+      `partition of the month (${count(Math.floor(unsharded!.uploadCeiling))} uploads a second at most, not 1,000: an ` +
+      `image item is ${count(allAtDefault!.itemBytes.image)} bytes, ${allAtDefault!.itemBytes.imageWcu} write units in ` +
+      `each index that holds all of it, and edits and deletes write it again: ${month(allAtDefault!).toFixed(2)} units ` +
+      `an upload). With S shards the month and each tag take S times that. gsi1 now holds an entry's keys and the ` +
+      `attributes a page is merged by (${count(chosen.listingEntryBytes!.image)} bytes: one unit whatever the ` +
+      `description), none of which an edit changes, so an edit writes nothing there: ${month(chosen).toFixed(2)} units an ` +
+      `upload, ${count(Math.floor(chosen.uploadCeiling))} uploads a second at S = ${chosen.shards} (every index ALL: ` +
+      `${count(Math.floor(allAtDefault!.uploadCeiling))}), ${count(Math.floor(at32.uploadCeiling))} at S = 32, ` +
+      `${count(Math.floor(chosen.oneTagCeiling))} into one tag. The price: an all-images or tag page reads the items it ` +
+      `returns from the table after its Queries (one BatchGetItem, a third round trip; exactly one item per item ` +
+      `returned), ${chosen.readUnitsPerPage!.toFixed(1)} read units a page of the mix in all against ` +
+      `${allAtDefault!.readUnitsPerPage!.toFixed(1)} (BatchGetItem rounds each item up to 4 KB), while the hottest ` +
+      `partition's reads fall. An exact page over hash shards reads more than 1 + S/20 index entries per item returned ` +
+      `(${(1 + chosen.shards / 20).toFixed(2)} with ${chosen.shards}): no page can know beforehand how many of its ` +
+      `items each shard holds, and 1 + S/20 is what it reads if it did (its items and one look-ahead a shard), so ` +
+      `every exact merge reads more on average (section 8: ${(reads ?? [])
         .filter((r) => [2, 3, 5, chosen.shards].includes(r.shards))
         .map((r) => `${r.readPerReturned.toFixed(2)} with ${r.shards}`)
-        .join(", ")}; ` +
-      `modelled here ${chosen.firstPageReadPerReturned.toFixed(2)} with ${chosen.shards}). 1.25 holds only up to 2 ` +
-      `shards, which take ${count(Math.floor((2 * 1000) / perUpload))} uploads a second: with exact pages the two goals ` +
-      `exclude each other. Items under 1 KB (about ${oneUnit.toFixed(2)} ` +
-      `units an upload) would double every ceiling: the rendition keys (a quarter of an item) follow from the id and ` +
-      `its version, ElectroDB's keys could be shorter; 30,000 uploads a second would then take ` +
-      `${Math.ceil((30_000 * oneUnit) / 1000)} shards. S3 takes ${count(Math.floor(chosen.s3UploadCeiling))} uploads a ` +
-      `second before its busiest prefix passes 3,500 writes.`,
+        .join(", ")}; modelled here ${chosen.firstPageReadPerReturned.toFixed(2)} with ${chosen.shards}, the page's ` +
+      `items read from the table counted too). 4,000 uploads a second at about ${month(chosen).toFixed(2)} units an ` +
+      `upload need S ≥ ${needed}, where even that bound is ${(1 + needed / 20).toFixed(2)}: with exact ` +
+      `pages, 1.25 and 4,000 uploads a second exclude each other. S3 takes ${count(Math.floor(chosen.s3UploadCeiling))} ` +
+      `uploads a second before its busiest prefix passes 3,500 writes.`,
   ];
 }
 

@@ -11,7 +11,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { Readable, Writable } from "node:stream";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { serve } from "@hono/node-server";
@@ -175,7 +181,8 @@ async function listDirect(tag: string, links = true, signing?: Signing) {
       .sort((a, b) => (String(a.gsi1sk) < String(b.gsi1sk) ? 1 : -1))
       .slice(0, 21),
   };
-  const page = (out.Items ?? []).slice(0, 20);
+  // The index (gsi1) holds keys and merge attributes only: the page's items come from the table.
+  const page = await readItems((out.Items ?? []).slice(0, 20));
   const items = links
     ? await Promise.all(
         page.map(async (item) => ({
@@ -190,6 +197,22 @@ async function listDirect(tag: string, links = true, signing?: Signing) {
       )
     : page;
   return { items, more: (out.Items ?? []).length > 20 };
+}
+
+/** The table's items under these index entries' keys, in their order: BatchGetItem, again for what it left. */
+async function readItems(entries: Record<string, unknown>[]) {
+  const found = new Map<string, Record<string, unknown>>();
+  const keyOf = (item: Record<string, unknown>) => `${String(item.pk)}|${String(item.sk)}`;
+  let keys = entries.map((entry) => ({ pk: entry.pk, sk: entry.sk }));
+  while (keys.length > 0) {
+    const answer = await dynamo.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: keys } } }));
+    for (const item of answer.Responses?.[table] ?? []) found.set(keyOf(item), item);
+    keys = (answer.UnprocessedKeys?.[table]?.Keys ?? []) as typeof keys;
+  }
+  return entries.flatMap((entry): Record<string, unknown>[] => {
+    const item = found.get(keyOf(entry));
+    return item ? [item] : [];
+  });
 }
 
 /** The bytes as sent to S3, the image and its tag items in one transaction: no image processing. */

@@ -69,7 +69,8 @@ export const API_FUNCTION_CALLS = [
   "PutItem",
   "UpdateItem",
   "DeleteItem",
-  // POST /images/check reads the caller's digest items, up to 100 at a time.
+  // POST /images/check reads the caller's digest items, up to 100 at a time; a page of all images
+  // or of a tag reads its images (gsi1 holds keys and merge attributes only).
   "BatchGetItem",
   // Every listing reads a GSI.
   "QueryIndex",

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { describeTableForCreate, TABLE } from "../packages/core/src/db/table.ts";
+import { describeTableForCreate, projectionOf, TABLE } from "../packages/core/src/db/table.ts";
 import { stackTableArgs, type StackTableArgs } from "./table.ts";
 
 /**
@@ -52,7 +52,7 @@ function tableDifferences(stack: StackTableArgs, create: CreateTable): string[] 
       declared && { hash: declared.hashKey, range: declared.rangeKey },
       keysOf(gsi.KeySchema),
     );
-    same(`index ${gsi.IndexName} projection`, declared?.projection.toUpperCase(), gsi.Projection.ProjectionType);
+    same(`index ${gsi.IndexName} projection`, declared && projectionOf(declared.projection), gsi.Projection);
   }
   same("ttl attribute", stack.ttl, TABLE.ttlAttribute);
   if (stack.ttl in stack.fields) out.push(`ttl attribute ${stack.ttl} is also a key`);
@@ -146,9 +146,12 @@ describe("the stack's table", () => {
     const otherTtl = { ...clone(stackTableArgs()), ttl: "ttl" };
     expect(tableDifferences(otherTtl, create)).toContainEqual(expect.stringContaining("ttl attribute"));
 
-    const keysOnly = clone(stackTableArgs());
-    (keysOnly.globalIndexes.gsi1 as { projection: string }).projection = "keys-only";
-    expect(tableDifferences(keysOnly, create)).toContainEqual(expect.stringContaining("index gsi1 projection"));
+    const everything = clone(stackTableArgs());
+    everything.globalIndexes.gsi1!.projection = "all";
+    expect(tableDifferences(everything, create)).toContainEqual(expect.stringContaining("index gsi1 projection"));
+    const oneMore = clone(stackTableArgs());
+    oneMore.globalIndexes.gsi1!.projection = [...(oneMore.globalIndexes.gsi1!.projection as string[]), "title"];
+    expect(tableDifferences(oneMore, create)).toContainEqual(expect.stringContaining("index gsi1 projection"));
   });
 });
 

@@ -1,4 +1,9 @@
-import { KEY_ATTRIBUTE_TYPE, TABLE } from "../packages/core/src/db/table.ts";
+import {
+  KEY_ATTRIBUTE_TYPE,
+  TABLE,
+  type GlobalIndexName,
+  type IndexProjection,
+} from "../packages/core/src/db/table.ts";
 
 /**
  * The arguments of the stack's `sst.aws.Dynamo`, derived from `TABLE` (packages/core), the one
@@ -12,8 +17,8 @@ const FIELD_TYPES: Record<"S" | "N" | "B", FieldType> = { S: "string", N: "numbe
 export interface StackIndex {
   hashKey: string;
   rangeKey: string;
-  /** Every attribute: a listing must not need a second read per item. */
-  projection: "all";
+  /** Every attribute, or the attributes named beside the keys (`TABLE`'s projection, as SST takes it). */
+  projection: "all" | string[];
 }
 
 export interface StackTableArgs {
@@ -31,10 +36,23 @@ export function stackTableArgs(): StackTableArgs {
   };
   const primaryIndex = { hashKey: keyField(TABLE.partitionKey), rangeKey: keyField(TABLE.sortKey) };
   const globalIndexes = Object.fromEntries(
-    Object.entries(TABLE.globalIndexes).map(([name, keys]) => [
-      name,
-      { hashKey: keyField(keys.partitionKey), rangeKey: keyField(keys.sortKey), projection: "all" as const },
-    ]),
+    Object.entries(TABLE.globalIndexes).map(([name, index]) => {
+      const {
+        partitionKey,
+        sortKey,
+        projection,
+      }: (typeof TABLE.globalIndexes)[GlobalIndexName] & {
+        projection: IndexProjection;
+      } = index;
+      return [
+        name,
+        {
+          hashKey: keyField(partitionKey),
+          rangeKey: keyField(sortKey),
+          projection: projection === "all" ? ("all" as const) : [...projection],
+        },
+      ];
+    }),
   );
   return { fields, primaryIndex, globalIndexes, ttl: TABLE.ttlAttribute };
 }

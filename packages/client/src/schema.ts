@@ -1036,7 +1036,7 @@ export interface operations {
         from?: string;
         /** @description Uploaded at or before. Inclusive. An ISO 8601 date YYYY-MM-DD (the whole UTC day) or date-time YYYY-MM-DDThh:mm[:ss[.fraction]] with Z or ±hh:mm, in years 0001-9999. A range nothing can be in (before 1970, after now) is an empty page. */
         to?: string;
-        /** @description Images on a page. */
+        /** @description The most images on a page. A page may hold fewer while `next_cursor` is set (an image deleted, trashed or retagged as the page was read): follow `next_cursor`, not the count. */
         limit?: number;
         /** @description The `next_cursor` of the previous page, with the same filters; opaque. */
         cursor?: string;

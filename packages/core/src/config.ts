@@ -55,12 +55,13 @@ const environment = z.object({
   DECODE_CONCURRENCY: integer(2, 1, 64),
   /**
    * Write shards inside each partition of the all-images listing (a month) and of each tag: one
-   * partition takes at most 1,000 write units a second, and an upload costs its month about 2.3
-   * (items of 1-2 KB, edits and deletes; bench section 7), so 10 shards take some 4,300 uploads a
-   * second in all and 5,000 into one tag; a page reads about 1 + S/limit items per item returned.
-   * Recorded per month in the table (the catalog item), so a later change loses no item.
+   * partition takes at most 1,000 write units a second, and an upload costs its month about 1.05
+   * (an entry of keys and merge attributes, one unit; deletes; edits write nothing there: bench
+   * section 7), so 5 shards take some 4,700 uploads a second in all and 5,000 into one tag, the
+   * fewest that take 4,000; each shard adds a Query and look-ahead entries to a page of all images
+   * or of a tag. Recorded per month in the table (the catalog item), so a later change loses no item.
    */
-  LISTING_SHARDS: integer(10, 1, 64),
+  LISTING_SHARDS: integer(5, 1, 64),
   /** Days a trashed image stays restorable before its bytes and items are purged. */
   TRASH_DAYS: integer(30, 1, 3650),
   /**

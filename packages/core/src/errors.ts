@@ -50,10 +50,13 @@ const THROTTLING = new Set([
   "RequestTimeoutException",
   "TimeoutError",
 ]);
+/** DynamoDB's words for a Query on an index that is being created or filled. */
+const INDEX_BEING_BUILT = /backfilling global secondary index|does not have the specified index/i;
 const NETWORK = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
 
 interface AwsLikeError {
   name?: string;
+  message?: string;
   code?: string;
   $metadata?: { httpStatusCode?: number };
   CancellationReasons?: { Code?: string }[];
@@ -88,6 +91,8 @@ export function isTransientAwsError(error: unknown): boolean {
   if (e.code && NETWORK.has(e.code)) return true;
   const codes = cancellationCodes(error);
   if (codes.some((code) => code === "ThrottlingError" || code === "TransactionConflict")) return true;
+  // An index being built (a deploy that changed what it holds) cannot be read until it is ACTIVE.
+  if (e.name === "ValidationException" && INDEX_BEING_BUILT.test(e.message ?? "")) return true;
   const status = e.$metadata?.httpStatusCode;
   return status !== undefined && status >= 500;
 }

@@ -468,7 +468,13 @@ export const listImages = createRoute({
         .min(1)
         .max(MAX_PAGE_SIZE)
         .default(DEFAULT_PAGE_SIZE)
-        .openapi({ description: "Images on a page.", example: 20, type: "integer" }),
+        .openapi({
+          description:
+            "The most images on a page. A page may hold fewer while `next_cursor` is set (an image deleted, " +
+            "trashed or retagged as the page was read): follow `next_cursor`, not the count.",
+          example: 20,
+          type: "integer",
+        }),
       cursor: z.string().optional().openapi({
         description: "The `next_cursor` of the previous page, with the same filters; opaque.",
         example: NEXT_CURSOR,

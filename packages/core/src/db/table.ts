@@ -9,16 +9,37 @@ export const TABLE = {
   /** Epoch seconds; DynamoDB's TTL removes records whose time has passed (pending uploads, trashed images). */
   ttlAttribute: "expires_at",
   globalIndexes: {
-    /** Images by month bucket of upload time; tag items by tag. */
-    gsi1: { partitionKey: "gsi1pk", sortKey: "gsi1sk" },
-    /** Images by owner; tag items by owner and tag. */
-    gsi2: { partitionKey: "gsi2pk", sortKey: "gsi2sk" },
+    /**
+     * Images by month bucket of upload time; tag items by tag: the listings spread over write
+     * shards, the busiest partitions there are. An entry holds the keys and the attributes a page
+     * is merged and continued by, none that an edit changes: so an edit writes nothing here, and an
+     * entry is one write unit whatever the description (a page reads its items from the table).
+     */
+    gsi1: { partitionKey: "gsi1pk", sortKey: "gsi1sk", projection: ["imageId", "uploadTime", "month"] },
+    /** Images by owner; tag items by owner and tag. An owner's partition takes what its rate limit lets in. */
+    gsi2: { partitionKey: "gsi2pk", sortKey: "gsi2sk", projection: "all" },
     /** Trashed images by owner, by when they were trashed (sparse: only trashed images have its keys). */
-    gsi3: { partitionKey: "gsi3pk", sortKey: "gsi3sk" },
+    gsi3: { partitionKey: "gsi3pk", sortKey: "gsi3sk", projection: "all" },
   },
 } as const;
 
 export type GlobalIndexName = keyof typeof TABLE.globalIndexes;
+
+/** The attributes of an index entry's key (what a Query's ExclusiveStartKey holds): the table's and the index's. */
+export function indexKeyFields(index: GlobalIndexName): string[] {
+  const { partitionKey, sortKey } = TABLE.globalIndexes[index];
+  return [TABLE.partitionKey, TABLE.sortKey, partitionKey, sortKey];
+}
+
+/** What an index holds of an item beside the keys: everything, or the attributes named. */
+export type IndexProjection = "all" | readonly string[];
+
+/** An index's projection in CreateTable's terms. */
+export function projectionOf(projection: IndexProjection) {
+  return projection === "all"
+    ? { ProjectionType: "ALL" as const }
+    : { ProjectionType: "INCLUDE" as const, NonKeyAttributes: [...projection] };
+}
 
 /** Every key attribute is a string. */
 export const KEY_ATTRIBUTE_TYPE = "S" as const;
@@ -26,7 +47,8 @@ export const KEY_ATTRIBUTE_TYPE = "S" as const;
 /** A plain description of the table in CreateTable's terms, for tools that create it. */
 export function describeTableForCreate(tableName: string) {
   const attributes = new Set<string>([TABLE.partitionKey, TABLE.sortKey]);
-  const GlobalSecondaryIndexes = Object.entries(TABLE.globalIndexes).map(([IndexName, keys]) => {
+  const GlobalSecondaryIndexes = Object.entries(TABLE.globalIndexes).map(([IndexName, index]) => {
+    const keys: { partitionKey: string; sortKey: string; projection: IndexProjection } = index;
     attributes.add(keys.partitionKey);
     attributes.add(keys.sortKey);
     return {
@@ -35,7 +57,7 @@ export function describeTableForCreate(tableName: string) {
         { AttributeName: keys.partitionKey, KeyType: "HASH" as const },
         { AttributeName: keys.sortKey, KeyType: "RANGE" as const },
       ],
-      Projection: { ProjectionType: "ALL" as const },
+      Projection: projectionOf(keys.projection),
     };
   });
   return {

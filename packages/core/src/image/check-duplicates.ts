@@ -1,5 +1,6 @@
-import { AppError, toAppError } from "../errors.ts";
 import { z } from "zod";
+import { batchGetAll } from "../db/batch-get.ts";
+import { AppError, toAppError } from "../errors.ts";
 import { Sha256, UserId, type ImageInfo } from "./image.schema.ts";
 import { readRecord } from "./read-image.ts";
 import { toImageInfo } from "./records.ts";
@@ -19,9 +20,6 @@ export const MAX_CHECKED_DIGESTS = 100;
 
 const Digests = z.array(Sha256).min(1).max(MAX_CHECKED_DIGESTS);
 
-/** BatchGet leaves keys unprocessed under load: they are asked again this often. */
-const BATCH_ATTEMPTS = 4;
-
 /** The oldest of the images uploaded as one file (ids are ULIDs: they sort by time). */
 const oldest = (imageIds: Iterable<string> | undefined): string | undefined => [...(imageIds ?? [])].sort()[0];
 
@@ -33,23 +31,14 @@ export async function checkDigests(ctx: StoreContext, userId: string, digests: s
   const owner = parseOrThrow(UserId, userId, "user_id");
   const wanted = [...new Set(parseOrThrow(Digests, digests, "sha256"))];
   const found = new Map<string, string>();
-  let keys = wanted.map((sha256) => ({ userId: owner, sha256 }));
-  try {
-    for (let attempt = 1; keys.length > 0 && attempt <= BATCH_ATTEMPTS; attempt++) {
-      const { data, unprocessed } = await ctx.db.entities.digest.get([...keys]).go({ consistent: true });
-      for (const item of data) {
-        const imageId = oldest(item.imageIds);
-        if (imageId) found.set(item.sha256, imageId);
-      }
-      keys = unprocessed as typeof keys;
-    }
-  } catch (error) {
-    throw toAppError(error, "checking the digests");
-  }
-  if (keys.length > 0) {
-    throw new AppError("unavailable", "checking the digests: storage is busy or unavailable, try again", {
-      retryAfterSeconds: 1,
-    });
+  const items = await batchGetAll(
+    (keys) => ctx.db.entities.digest.get([...keys]).go({ consistent: true }),
+    wanted.map((sha256) => ({ userId: owner, sha256 })),
+    "checking the digests",
+  );
+  for (const item of items) {
+    const imageId = oldest(item.imageIds);
+    if (imageId) found.set(item.sha256, imageId);
   }
   return wanted.flatMap((sha256) => (found.has(sha256) ? [{ sha256, imageId: found.get(sha256)! }] : []));
 }

@@ -1,6 +1,6 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
-import { TABLE } from "../db/table.ts";
+import { indexKeyFields } from "../db/table.ts";
 import { toAppError } from "../errors.ts";
 import { decodeCursor, encodeCursor, filterDigest } from "./cursor.ts";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, UserId, type ImagePage } from "./image.schema.ts";
@@ -33,7 +33,7 @@ export async function listTrash(ctx: StoreContext, input: TrashFilter): Promise<
   const found = (page.Items ?? []) as Record<string, unknown>[];
   const returned = found.slice(0, f.limit);
   const last = returned.at(-1);
-  const keyFields = [TABLE.partitionKey, TABLE.sortKey, ...Object.values(TABLE.globalIndexes.gsi3)];
+  const keyFields = indexKeyFields("gsi3");
   const nextCursor =
     found.length > f.limit && last
       ? encodeCursor(ctx.config.cursorSecret, digest, {

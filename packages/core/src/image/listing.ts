@@ -1,6 +1,7 @@
 import { QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { batchGetAll } from "../db/batch-get.ts";
 import type { Db } from "../db/service.ts";
-import { TABLE, type GlobalIndexName } from "../db/table.ts";
+import { indexKeyFields, TABLE, type GlobalIndexName } from "../db/table.ts";
 import { toAppError } from "../errors.ts";
 import { decodeCursor, encodeCursor, filterDigest } from "./cursor.ts";
 import { ListFilter, type ParsedListFilter } from "./image.schema.ts";
@@ -31,7 +32,8 @@ interface Partition {
 interface Plan {
   index: GlobalIndexName;
   partitions: Partition[];
-  parse(items: RawItem[]): ListingRecord[];
+  /** The records of a page's index entries, in their order. */
+  read(entries: RawItem[]): Promise<ListingRecord[]>;
   /** The all-images listing is spread over month partitions; the others have one. */
   bucketed: boolean;
 }
@@ -77,24 +79,45 @@ export interface ListingDeps {
  * The all-images listing (by month) and the tag listing are spread over write shards: a page
  * queries each shard in parallel, merges them newest first, and in a second round asks the
  * shards whose items might still belong to the page for just those (`mergeShards`): at most two
- * rounds of parallel Queries a partition. A cursor is the key of the
- * last item returned: every shard continues from that place, since none holds an unreturned
- * item newer than it.
+ * rounds of parallel Queries a partition. Their index (gsi1) holds keys and the attributes a
+ * page is merged by, nothing an edit changes (table.ts), so a page then reads the images it
+ * returns from the table (`readListed`). A cursor is the key of the last item returned: every
+ * shard continues from that place, since none holds an unreturned item newer than it.
  */
 export function createListing(deps: ListingDeps) {
   const { image, imageTag } = deps.db.entities;
 
+  /**
+   * The images of a page of gsi1 entries, from the table in one batch get, in the entries' order.
+   * The index follows the table a moment late: an image deleted, trashed or untagged since is
+   * left out (the page is then shorter; its cursor still continues after its last entry).
+   */
+  async function readListed(entries: RawItem[], tag: string | undefined): Promise<ListingRecord[]> {
+    if (entries.length === 0) return [];
+    const found = await batchGetAll(
+      (keys) => image.get([...keys]).go(),
+      entries.map((entry) => ({ imageId: String(entry.imageId) })),
+      "listing images",
+    );
+    const byId = new Map(found.map((record) => [record.imageId, record]));
+    return entries.flatMap((entry) => {
+      const record = byId.get(String(entry.imageId));
+      const listed = record && record.trashedAt === undefined && (tag === undefined || record.tags.includes(tag));
+      return listed ? [record as ListingRecord] : [];
+    });
+  }
+
   async function plan(f: ParsedListFilter, range: Range): Promise<Plan> {
-    const parseImages = (items: RawItem[]) => image.parse({ Items: items }).data as ListingRecord[];
-    const parseTags = (items: RawItem[]) => imageTag.parse({ Items: items }).data as ListingRecord[];
+    const parseImages = async (items: RawItem[]) => image.parse({ Items: items }).data as ListingRecord[];
+    const parseTags = async (items: RawItem[]) => imageTag.parse({ Items: items }).data as ListingRecord[];
     const { userId, tag } = f;
     if (userId !== undefined && tag !== undefined) {
       const query = () => imageTag.query.byUserTag({ userId, tag }) as unknown as QueryChain;
-      return { index: "gsi2", partitions: [{ name: "", shards: 1, query }], bucketed: false, parse: parseTags };
+      return { index: "gsi2", partitions: [{ name: "", shards: 1, query }], bucketed: false, read: parseTags };
     }
     if (userId !== undefined) {
       const query = () => image.query.byUser({ userId }) as unknown as QueryChain;
-      return { index: "gsi2", partitions: [{ name: "", shards: 1, query }], bucketed: false, parse: parseImages };
+      return { index: "gsi2", partitions: [{ name: "", shards: 1, query }], bucketed: false, read: parseImages };
     }
     const catalog = await deps.catalog();
     const oldestWanted = range.from ? monthOf(range.from.toISOString()) : "0000-00";
@@ -107,7 +130,8 @@ export function createListing(deps: ListingDeps) {
         if (month >= oldestWanted && month <= newestWanted) shards = Math.max(shards, count);
       }
       const query = (shard: number) => imageTag.query.byTag({ tag, shard }) as unknown as QueryChain;
-      return { index: "gsi1", partitions: [{ name: "", shards, query }], bucketed: false, parse: parseTags };
+      const read = (entries: RawItem[]) => readListed(entries, tag);
+      return { index: "gsi1", partitions: [{ name: "", shards, query }], bucketed: false, read };
     }
     const earliest = catalog.earliestMonth;
     const oldest = earliest && earliest > oldestWanted ? earliest : oldestWanted;
@@ -128,7 +152,7 @@ export function createListing(deps: ListingDeps) {
         query: (shard) => image.query.byMonth({ month, shard }) as unknown as QueryChain,
       })),
       bucketed: true,
-      parse: parseImages,
+      read: (entries) => readListed(entries, undefined),
     };
   }
 
@@ -207,7 +231,7 @@ export function createListing(deps: ListingDeps) {
     const range = rangeOf(f);
     if (!range) return { items: [], nextCursor: null };
     const p = await plan(f, range);
-    const keyFields = [TABLE.partitionKey, TABLE.sortKey, ...Object.values(TABLE.globalIndexes[p.index])];
+    const keyFields = indexKeyFields(p.index);
 
     let partitions = p.partitions;
     if (position && p.bucketed) {
@@ -235,7 +259,7 @@ export function createListing(deps: ListingDeps) {
         key,
       });
     }
-    return { items: p.parse(returned), nextCursor };
+    return { items: await p.read(returned), nextCursor };
   };
 }
 

@@ -24,6 +24,16 @@ describe("AWS error mapping", () => {
     expect(isTransientAwsError(undefined)).toBe(false);
   });
 
+  it("takes a Query on an index that a deploy is building for a wait, other refusals not", () => {
+    const building = (message: string) => named("ValidationException", { message, $metadata: { httpStatusCode: 400 } });
+    expect(isTransientAwsError(building("Cannot read from backfilling global secondary index: gsi1"))).toBe(true);
+    expect(isTransientAwsError(building("The table does not have the specified index: gsi1"))).toBe(true);
+    expect(toAppError(building("Cannot read from backfilling global secondary index: gsi1"), "x")).toMatchObject({
+      kind: "unavailable",
+    });
+    expect(isTransientAwsError(building("One or more parameter values were invalid"))).toBe(false);
+  });
+
   it("sees through ElectroDB's wrapper", () => {
     const wrapped = named("ElectroError", { cause: named("ConditionalCheckFailedException") });
     expect(isConditionFailure(wrapped)).toBe(true);
