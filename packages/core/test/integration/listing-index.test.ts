@@ -67,24 +67,20 @@ describe("the listing index (gsi1)", () => {
     // but its tag item still indexed; trashed but still indexed; untagged but its tag item still indexed.
     const goneItem = await itemOf(gone.image_id, "image");
     await t.clients.dynamo.send(new DeleteCommand({ TableName: tableName, Key: { pk: goneItem.pk, sk: goneItem.sk } }));
-    const trashedItem = await itemOf(trashed.image_id, "image");
-    await t.clients.dynamo.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: { pk: trashedItem.pk, sk: trashedItem.sk },
-        UpdateExpression: "SET trashedAt = :now",
-        ExpressionAttributeValues: { ":now": new Date().toISOString() },
-      }),
-    );
-    const untaggedItem = await itemOf(untagged.image_id, "image");
-    await t.clients.dynamo.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: { pk: untaggedItem.pk, sk: untaggedItem.sk },
-        UpdateExpression: "SET tags = :tags",
-        ExpressionAttributeValues: { ":tags": ["sky"] },
-      }),
-    );
+    const setOnImage = async (imageId: string, attribute: string, value: unknown) => {
+      const item = await itemOf(imageId, "image");
+      await t.clients.dynamo.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: item.pk, sk: item.sk },
+          UpdateExpression: "SET #a = :v",
+          ExpressionAttributeNames: { "#a": attribute },
+          ExpressionAttributeValues: { ":v": value },
+        }),
+      );
+    };
+    await setOnImage(trashed.image_id, "trashedAt", new Date().toISOString());
+    await setOnImage(untagged.image_id, "tags", ["sky"]);
 
     const dune = await t.store.list({ tag: "dune", limit: 10 });
     expect(ids(dune)).toEqual([kept.image_id]);
