@@ -18,7 +18,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { loadConfig } from "@images/core";
 import { createDb, type Db } from "@images/core/db/service";
-import { TABLE, type IndexProjection } from "@images/core/db/table";
+import { GLOBAL_INDEXES, TABLE, type IndexProjection } from "@images/core/db/table";
 import { createListing } from "@images/core/image/listing";
 import { shardOf } from "@images/core/image/listing-shards";
 import { listingFields, type ImageRecord } from "@images/core/image/records";
@@ -119,10 +119,7 @@ const baseKey = (item: Item) => `${String(item[TABLE.partitionKey])}|${String(it
 /** Each index's projection: the table's (`TABLE`), or ALL everywhere as before gsi1 held keys only. */
 type Projections = Record<string, IndexProjection>;
 const TODAY: Projections = Object.fromEntries(
-  INDEXES.map(([name]) => [
-    name,
-    (TABLE.globalIndexes as Record<string, { projection: IndexProjection }>)[name]!.projection,
-  ]),
+  Object.entries(GLOBAL_INDEXES).map(([name, index]) => [name, index.projection]),
 );
 const ALL_PROJECTED: Projections = Object.fromEntries(INDEXES.map(([name]) => [name, "all"]));
 const INDEX_KEYS = Object.fromEntries(INDEXES) as Record<string, { partitionKey: string; sortKey: string }>;
@@ -365,10 +362,11 @@ function paramsOnlyDb(): Db {
 }
 
 /**
- * Answers the listing's Queries from the model's table, counting what each one reads per
- * partition, and its BatchGetItem of a page's items (which the page loop counts: `hydrate`).
+ * Answers the listing's Queries and its BatchGetItem of a page's images from the model's table,
+ * counting what each reads per partition: an index entry by its projection; an item of the
+ * batch get (eventually consistent) half a unit up to 4 KB, on its own partition.
  */
-function queryEngine(model: ModelTable, meter: Meter, counter: { read: number }) {
+function queryEngine(model: ModelTable, meter: Meter, counter: { read: number; fetched: number }) {
   const bytesOf = (index: string, item: Item) => entryBytes(item, index, model.projections[index]!);
   const indexes = new Map<string, Map<string, Item[]>>();
   for (const [name, keys] of INDEXES) {
@@ -395,6 +393,13 @@ function queryEngine(model: ModelTable, meter: Meter, counter: { read: number })
             Keys.flatMap((key) => model.items.get(baseKey(key)) ?? []),
           ]),
         );
+        // The design before read a page's items from gsi1 itself and sent no batch get: the
+        // listing's own is answered, but charged only where gsi1 holds less than the items.
+        const charged = model.projections.gsi1 !== "all";
+        for (const item of charged ? (Object.values(Responses).flat() as Item[]) : []) {
+          meter.add(`table ${String(item[TABLE.partitionKey])}`, Math.ceil(itemBytes(item) / 4096) / 2);
+          counter.fetched += 1;
+        }
         return { Responses, UnprocessedKeys: {} };
       }
       const input = command.input as {
@@ -474,8 +479,6 @@ function queryEngine(model: ModelTable, meter: Meter, counter: { read: number })
 
 async function modelDesign(shards: number, layout: Layout, today: boolean): Promise<DesignResult> {
   const projections = today ? TODAY : ALL_PROJECTED;
-  // A page of all images or of a tag reads its items from the table when gsi1 holds less than them.
-  const hydrating = projections.gsi1 !== "all";
   const keys = KEYS[layout];
   const db = paramsOnlyDb();
   const { image, imageTag, upload, rateWindow, imageDeletion } = db.entities;
@@ -645,7 +648,7 @@ async function modelDesign(shards: number, layout: Layout, today: boolean): Prom
 
   // Reads: list pages through the service's own listing, and gets of one image each.
   const readMeter = new Meter();
-  const counter = { read: 0 };
+  const counter = { read: 0, fetched: 0 };
   const engine = queryEngine(model, readMeter, counter);
   const list = createListing({
     // Its batch gets as its Queries: answered by the model.
@@ -667,21 +670,6 @@ async function modelDesign(shards: number, layout: Layout, today: boolean): Prom
   let returned = 0;
   let firstRead = 0;
   let firstReturned = 0;
-  let hydrated = 0;
-  /**
-   * What a page of gsi1 reads after its Queries: each item it returns, from the image's own item
-   * in the table (one BatchGetItem, eventually consistent: half a unit each up to 4 KB).
-   */
-  const hydrate = (filter: { userId?: string }, items: { imageId: string }[]) => {
-    if (!hydrating || filter.userId !== undefined) return 0;
-    for (const { imageId } of items) {
-      const key = (image.get({ imageId }).params() as { Key: Item }).Key;
-      const item = model.items.get(baseKey(key));
-      readMeter.add(`table ${String(key[TABLE.partitionKey])}`, Math.ceil((item ? itemBytes(item) : 1) / 4096) / 2);
-    }
-    hydrated += items.length;
-    return items.length;
-  };
   for (let i = 0; i < WORKLOAD.pages; i++) {
     let pick = pageNext() * mixTotal;
     const [name] = PAGE_MIX.find(([, weight]) => (pick -= weight) < 0) ?? PAGE_MIX[0]!;
@@ -692,18 +680,16 @@ async function modelDesign(shards: number, layout: Layout, today: boolean): Prom
       if (filter.userId) filter.tag = firstTagOf.get(filter.userId) ?? filter.tag;
     }
     if (name.includes("range")) filter.from = new Date(monthStart + month - 7 * 86_400_000).toISOString();
-    const before = counter.read;
+    const before = counter.read + counter.fetched;
     const first = await list(filter);
     returned += first.items.length;
-    const firstHydrated = hydrate(filter, first.items);
     if (name === "none" || name === "tag") {
-      firstRead += counter.read - before + firstHydrated;
+      firstRead += counter.read + counter.fetched - before;
       firstReturned += first.items.length;
     }
     if (first.nextCursor && pageNext() < 0.1) {
       const second = await list({ ...filter, cursor: first.nextCursor });
       returned += second.items.length;
-      hydrate(filter, second.items);
     }
     for (let g = 0; g < WORKLOAD.getsPerPage; g++) {
       const id = liveImages[getImage()]!;
@@ -784,9 +770,9 @@ async function modelDesign(shards: number, layout: Layout, today: boolean): Prom
     pageCeiling,
     today,
     listingEntryBytes: { image: entryBytes(imageItem!, "gsi1", projections.gsi1!), tag: tagEntry },
-    hydratedPerReturned: hydrated / returned,
+    hydratedPerReturned: counter.fetched / returned,
     readUnitsPerPage: [...readMeter.units.values()].reduce((sum, units) => sum + units, 0) / WORKLOAD.pages,
-    readPerReturned: (counter.read + hydrated) / returned,
+    readPerReturned: (counter.read + counter.fetched) / returned,
     firstPageReadPerReturned: firstRead / firstReturned,
     s3: s3Rows.slice(0, 3),
     s3UploadCeiling: Math.min(...s3Rows.map((row) => row.uploadCeiling)),

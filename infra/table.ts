@@ -1,9 +1,4 @@
-import {
-  KEY_ATTRIBUTE_TYPE,
-  TABLE,
-  type GlobalIndexName,
-  type IndexProjection,
-} from "../packages/core/src/db/table.ts";
+import { GLOBAL_INDEXES, KEY_ATTRIBUTE_TYPE, TABLE } from "../packages/core/src/db/table.ts";
 
 /**
  * The arguments of the stack's `sst.aws.Dynamo`, derived from `TABLE` (packages/core), the one
@@ -36,23 +31,14 @@ export function stackTableArgs(): StackTableArgs {
   };
   const primaryIndex = { hashKey: keyField(TABLE.partitionKey), rangeKey: keyField(TABLE.sortKey) };
   const globalIndexes = Object.fromEntries(
-    Object.entries(TABLE.globalIndexes).map(([name, index]) => {
-      const {
-        partitionKey,
-        sortKey,
-        projection,
-      }: (typeof TABLE.globalIndexes)[GlobalIndexName] & {
-        projection: IndexProjection;
-      } = index;
-      return [
-        name,
-        {
-          hashKey: keyField(partitionKey),
-          rangeKey: keyField(sortKey),
-          projection: projection === "all" ? ("all" as const) : [...projection],
-        },
-      ];
-    }),
+    Object.entries(GLOBAL_INDEXES).map(([name, { partitionKey, sortKey, projection }]) => [
+      name,
+      {
+        hashKey: keyField(partitionKey),
+        rangeKey: keyField(sortKey),
+        projection: projection === "all" ? ("all" as const) : [...projection],
+      },
+    ]),
   );
   return { fields, primaryIndex, globalIndexes, ttl: TABLE.ttlAttribute };
 }

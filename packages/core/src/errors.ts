@@ -103,11 +103,10 @@ export function isTransientAwsError(error: unknown): boolean {
  */
 export function toAppError(error: unknown, what: string): unknown {
   if (isAppError(error)) return error;
-  if (isTransientAwsError(error)) {
-    return new AppError("unavailable", `${what}: storage is busy or unavailable, try again`, {
-      retryAfterSeconds: 1,
-      cause: error,
-    });
-  }
+  if (isTransientAwsError(error)) return storageUnavailable(what, error);
   return error;
 }
+
+/** DynamoDB or S3 could not do `what` now: a 503 that asks the client to retry in a second. */
+export const storageUnavailable = (what: string, cause?: unknown) =>
+  new AppError("unavailable", `${what}: storage is busy or unavailable, try again`, { retryAfterSeconds: 1, cause });

@@ -1,7 +1,7 @@
-import { AppError, toAppError } from "../errors.ts";
+import { storageUnavailable, toAppError } from "../errors.ts";
 
 /** BatchGetItem leaves keys unprocessed under load: they are asked again this often. */
-export const BATCH_ATTEMPTS = 4;
+const BATCH_ATTEMPTS = 4;
 
 /**
  * Every item of `keys` that exists, by one ElectroDB batch get (`get`, which splits the keys into
@@ -25,8 +25,6 @@ export async function batchGetAll<Key, Item>(
   } catch (error) {
     throw toAppError(error, what);
   }
-  if (left.length > 0) {
-    throw new AppError("unavailable", `${what}: storage is busy or unavailable, try again`, { retryAfterSeconds: 1 });
-  }
+  if (left.length > 0) throw storageUnavailable(what);
   return found;
 }

@@ -34,6 +34,12 @@ export function indexKeyFields(index: GlobalIndexName): string[] {
 /** What an index holds of an item beside the keys: everything, or the attributes named. */
 export type IndexProjection = "all" | readonly string[];
 
+/** `TABLE.globalIndexes` as plain strings, for code that goes over every index alike. */
+export const GLOBAL_INDEXES: Record<
+  GlobalIndexName,
+  { partitionKey: string; sortKey: string; projection: IndexProjection }
+> = TABLE.globalIndexes;
+
 /** An index's projection in CreateTable's terms. */
 export function projectionOf(projection: IndexProjection) {
   return projection === "all"
@@ -47,8 +53,7 @@ export const KEY_ATTRIBUTE_TYPE = "S" as const;
 /** A plain description of the table in CreateTable's terms, for tools that create it. */
 export function describeTableForCreate(tableName: string) {
   const attributes = new Set<string>([TABLE.partitionKey, TABLE.sortKey]);
-  const GlobalSecondaryIndexes = Object.entries(TABLE.globalIndexes).map(([IndexName, index]) => {
-    const keys: { partitionKey: string; sortKey: string; projection: IndexProjection } = index;
+  const GlobalSecondaryIndexes = Object.entries(GLOBAL_INDEXES).map(([IndexName, keys]) => {
     attributes.add(keys.partitionKey);
     attributes.add(keys.sortKey);
     return {
