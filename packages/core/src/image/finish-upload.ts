@@ -15,7 +15,7 @@ import { checkImage, encodeWithLadder, undecodableData } from "./processing.ts";
 import { committedRecord } from "./read-image.ts";
 import { listingFields, type ImageRecord } from "./records.ts";
 import { renditionRecords, storeRenditions } from "./renditions.ts";
-import { deleteLeftovers, epochSeconds, type StoreContext } from "./store-context.ts";
+import { deleteLeftovers, discardObjects, epochSeconds, type StoreContext } from "./store-context.ts";
 import { FAILED_RECORD_SECONDS, readUpload, type UploadRecord } from "./upload-records.ts";
 
 /** What finishing one S3 object ended in; duplicates and strays change nothing. */
@@ -247,8 +247,9 @@ export async function finishUpload(ctx: StoreContext, key: string): Promise<Fini
       // event is tried again: an orphan can be swept, an image without its bytes cannot be mended.
       const committed = await committedRecord(ctx, imageId);
       if (committed?.objectKey !== stored.key) {
-        // Not ours: this run's files go, and the record names the winner's.
-        await objects.deleteMany(stored.keys);
+        // Not ours: this run's files go (retried: its keys are its own, no later run names them),
+        // and the record names the winner's.
+        await discardObjects(ctx, stored.keys, "finishing an upload whose commit failed or lost");
         if (committed) return "ignored";
         if (!isConditionFailure(error)) throw error; // A failure: the event is tried again.
         const still = await readUpload(ctx, imageId);

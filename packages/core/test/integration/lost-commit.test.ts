@@ -128,6 +128,27 @@ describe("the clean-up after a failed commit", () => {
     expect(await t.objectKeys()).toEqual(before);
     expect(await t.violations({ verifyDigests: true })).toEqual([]);
   });
+
+  it("finishing: removes its own files even when their first delete fails too, and the retried event makes it ready", async () => {
+    const bytes = await tinyPng(907);
+    const started = await t.store.startLargeUpload("max", {
+      title: "twice",
+      contentType: "image/png",
+      sizeBytes: bytes.length,
+    });
+    expect((await postToS3(started.upload, bytes)).status).toBe(204);
+    const key = started.upload.fields.key!;
+    await expect(
+      withFailingDeletes(1, () => withFaults("before", 0, () => t.store.finishUpload(key))),
+    ).rejects.toMatchObject({ kind: "unavailable" });
+    // The failed run's files are gone: only the posted file waits for the retried event.
+    expect(await objectsOf(started.image.image_id)).toEqual([key]);
+    expect(await t.store.finishUpload(key)).toBe("ready");
+    expect((await t.store.get(started.image.image_id)).status).toBe("ready");
+    // What is left is the image's own: the store checker finds no object without its item.
+    expect(await objectsOf(started.image.image_id)).not.toContain(key);
+    expect(await t.violations({ verifyDigests: true })).toEqual([]);
+  });
 });
 
 describe("finishing a large upload whose commit answer is lost", () => {
