@@ -481,7 +481,7 @@ async function modelDesign(shards: number, layout: Layout, today: boolean): Prom
   const projections = today ? TODAY : ALL_PROJECTED;
   const keys = KEYS[layout];
   const db = paramsOnlyDb();
-  const { image, imageTag, upload, rateWindow, imageDeletion } = db.entities;
+  const { image, imageTag, upload, rateWindow, imageDeletion, stagedObjects } = db.entities;
   const next = random(16);
   const owner = zipf(WORKLOAD.owners, WORKLOAD.ownerZipf, next);
   const tag = zipf(WORKLOAD.tags, WORKLOAD.tagZipf, next);
@@ -523,11 +523,24 @@ async function modelDesign(shards: number, layout: Layout, today: boolean): Prom
       .params() as { Key: Item };
     model.update({ ...slot.Key, userId, window, count: 1, expiresAt: (window + 2) * 60 });
 
-    const commit = db.transaction.write(({ image: images, imageTag: tagItems, upload: uploads }) => [
-      ...(large ? [uploads.delete({ imageId: record.imageId }).commit()] : []),
-      images.create(record).commit(),
-      ...record.tags.map((t) => tagItems.create({ ...listingFields(record), tag: t }).commit()),
-    ]);
+    // The run names its objects before it writes them; its commit removes that record.
+    const run = large ? "finishing" : "direct";
+    const staged = stagedObjects
+      .put({
+        imageId: record.imageId,
+        run,
+        objectKeys: [record.objectKey, ...record.renditions!.map((rendition) => rendition.key)],
+        expiresAt: Math.floor(time / 1000) + 86_400,
+      })
+      .params() as { Item: Item };
+    const commit = db.transaction.write(
+      ({ image: images, imageTag: tagItems, upload: uploads, stagedObjects: runs }) => [
+        ...(large ? [uploads.delete({ imageId: record.imageId }).commit()] : []),
+        images.create(record).commit(),
+        ...record.tags.map((t) => tagItems.create({ ...listingFields(record), tag: t }).commit()),
+        runs.delete({ imageId: record.imageId, run }).commit(),
+      ],
+    );
     if (large) {
       // Start: the pending upload's item, and the presigned POST of the file under uploads/.
       const pending = upload
@@ -552,6 +565,7 @@ async function modelDesign(shards: number, layout: Layout, today: boolean): Prom
       s3.read(keys.pendingUpload(record.imageId), 2, true);
       s3.write(keys.pendingUpload(record.imageId));
     }
+    model.put(staged.Item);
     model.transact(commit.params() as never, new Map());
     s3.write(record.objectKey);
     for (const rendition of record.renditions!) s3.write(rendition.key);

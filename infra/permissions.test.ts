@@ -326,7 +326,7 @@ describe("each function's rights, against what its code calls at work", () => {
 });
 
 describe("the stream function's rights, against what its code calls at work", () => {
-  it("calls exactly TABLE_STREAM_FUNCTION_CALLS (Lambda's own aside) for events and a TTL purge", async () => {
+  it("calls exactly TABLE_STREAM_FUNCTION_CALLS (Lambda's own aside) for events and TTL purges", async () => {
     const { startLocalAws } = await import("@images/local");
     const { createAwsClients, createImageStore, loadConfig } = await import("@images/core");
     const { createImageEventConsumer } = await import("../packages/core/src/events/consumer.ts");
@@ -340,7 +340,7 @@ describe("the stream function's rights, against what its code calls at work", ()
       const config = loadConfig({ ...local.env, AWS_ENDPOINT_GUARD: "local" });
       const clients = createAwsClients(config);
       const store = createImageStore({ config, clients, log: () => {} });
-      // Prepare: an image, edited, trashed by hand and expired, then swept by the TTL.
+      // Prepare: an image, edited, trashed by hand and expired, swept by the TTL below.
       const image = await store.create({ userId: "alice", title: "t", tags: ["a", "b"], bytes: await tinyPng(3) });
       await store.update(image.image_id, "alice", { title: "u" });
       const Key = createDb(clients.dynamo, config.tableName)
@@ -357,7 +357,16 @@ describe("the stream function's rights, against what its code calls at work", ()
           },
         }),
       );
-      expect(await local.sweepExpired()).toBe(1);
+      // And what an upload run that never committed left: its staged record, expired.
+      await createDb(clients.dynamo, config.tableName)
+        .entities.stagedObjects.put({
+          imageId: "img_01KTESTSTAGED00000000000000",
+          run: "direct",
+          objectKeys: ["images/00/img_01KTESTSTAGED00000000000000.png"],
+          expiresAt: Math.floor(Date.now() / 1000) - 60,
+        })
+        .go();
+      expect(await local.sweepExpired()).toBe(2);
 
       // Act: the consumer on clients that note each call, and a bus client that answers PutEvents itself.
       const seen = new Set<string>();

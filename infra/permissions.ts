@@ -105,10 +105,12 @@ export const FINISH_UPLOAD_FUNCTION_CALLS = [
 /**
  * What the table's stream consumer calls (packages/api/src/handlers/table-stream.ts): the events
  * onto the bus; for a TTL purge, the image's tag items by a Query of its partition, their
- * deletes and its objects' delete. Lambda reads the stream and sends what fails to the queue.
+ * deletes and its objects' delete, or for a staged record the image it may belong to (a read)
+ * and the objects no image names. Lambda reads the stream and sends what fails to the queue.
  */
 export const TABLE_STREAM_FUNCTION_CALLS = [
   "PutEvents",
+  "GetItem",
   "Query",
   "DeleteItem",
   "DeleteObjects",

@@ -876,9 +876,9 @@ describe("image events", () => {
     });
   });
 
-  it("grants the stream function exactly what it and Lambda call for it: the stream, the bus, a Query, tag deletes, object deletes, the queue", () => {
+  it("grants the stream function exactly what it and Lambda call for it: the stream, the bus, a Query, an image's read, tag deletes, object deletes, the queue", () => {
     expect(one("Function", "TableStreamFunction").args.permissions).toEqual([
-      { actions: ["dynamodb:DeleteItem", "dynamodb:Query"], resources: ["ImagesTable.arn"] },
+      { actions: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query"], resources: ["ImagesTable.arn"] },
       { actions: ["s3:DeleteObject"], resources: ["ImagesBucket.arn/*"] },
       { actions: ["sqs:SendMessage"], resources: ["TableStreamFailures.arn"] },
       {

@@ -2,7 +2,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sd
 import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { createDb } from "@images/core/db/service";
 import { entityOf, isTtlRemoval, oldItemOf, type ChangeRecord } from "@images/core/events/change-record";
-import { purgeExpiredImage } from "@images/core/events/purge";
+import { purgeExpired } from "@images/core/events/purge";
 import { createObjectStore, flatObjectKeys, keyHash, objectKeys } from "@images/core/storage/object-store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tinyPng } from "../../core/test/support/fixtures.ts";
@@ -195,7 +195,7 @@ describe("an image stored under the flat layout", () => {
       db: createDb(t.clients.dynamo, t.config.tableName),
       objects: createObjectStore(t.clients.s3, t.config.bucketName),
     };
-    expect(await purgeExpiredImage(removal!, deps)).toBe(true);
+    expect(await purgeExpired(removal!, deps)).toBe(true);
     expect(await objectsOf(id)).toEqual([]);
     expect(await t.itemsOf(id)).toEqual([]);
     expect(await t.violations()).toEqual([]);

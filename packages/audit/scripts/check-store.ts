@@ -26,7 +26,8 @@ try {
         ? ` (${report.imagesWithoutShards} stored before the write shards: npm run listings:backfill)`
         : "") +
       `, tag items ${report.tagItems}, pending uploads ${report.pendingUploads}, ` +
-      `deletions in progress ${report.deletionsInProgress}, objects ${report.objects}: ` +
+      `deletions in progress ${report.deletionsInProgress}, ` +
+      `staged upload runs ${report.stagedRuns}, objects ${report.objects}: ` +
       `${report.violations.length} violation(s)`,
   );
   for (const violation of report.violations) console.log(`  ${violation.rule}: ${violation.detail}`);

@@ -9,7 +9,8 @@ import { checkShards } from "./images-without-shards.ts";
  * thumbnail, every tag item has its image and agrees with it, every object has its item, and an
  * image's object is the file its record describes (its size; with `verifyDigests`, its sha256). A
  * pending upload's object counts as its item until the upload expires, and so do the objects
- * an unfinished delete still names. A trashed image keeps its objects, has no tag items, is in
+ * an unfinished delete still names and those of an upload run's staged record (a run that never
+ * committed; the record's TTL purges them), which never names an image's object. A trashed image keeps its objects, has no tag items, is in
  * no listing index (only its owner's trash) and carries the TTL that purges it; every digest
  * item names only images there and not trashed, and every such image is named by its file's
  * digest. An audit reads everything, so it Scans: it is a tool for tests and operators, never
@@ -31,6 +32,8 @@ export interface StoreReport {
   trashedImages: number;
   pendingUploads: number;
   deletionsInProgress: number;
+  /** Upload runs in flight, or stopped before their commit (their staged records' TTL purges what they wrote). */
+  stagedRuns: number;
   objects: number;
   violations: Violation[];
 }
@@ -111,6 +114,7 @@ export async function checkStore(options: {
   const tagItems = byEntity("imageTag");
   const uploads = byEntity("upload");
   const deletions = byEntity("imageDeletion");
+  const stagedRuns = byEntity("stagedObjects");
   const digests = byEntity("digest");
   const violations: Violation[] = [];
   const violate = (rule: string, detail: string) => violations.push({ rule, detail });
@@ -233,6 +237,17 @@ export async function checkStore(options: {
     for (const key of (deletion.objectKeys as string[]) ?? []) owned.add(key);
   }
 
+  // A staged key is its run's alone: the commit that gives it to an image removes the record, and
+  // uploads and deletes name keys of their own (the TTL purge of a staged record must not take them).
+  const ownedElsewhere = new Set(owned);
+  for (const staged of stagedRuns) {
+    for (const key of (staged.objectKeys as string[]) ?? []) {
+      if (ownedElsewhere.has(key))
+        violate("staged_object_owned", `${staged.imageId}/${staged.run}: ${key} is named elsewhere`);
+      owned.add(key);
+    }
+  }
+
   for (const key of keys) {
     if (owned.has(key)) continue;
     const expiredUpload = key.startsWith(PENDING_UPLOAD_PREFIX);
@@ -250,6 +265,7 @@ export async function checkStore(options: {
     trashedImages,
     pendingUploads,
     deletionsInProgress: deletions.length,
+    stagedRuns: stagedRuns.length,
     objects: keys.length,
     violations,
   };

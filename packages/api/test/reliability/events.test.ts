@@ -45,7 +45,8 @@ function random(seed: number) {
   let state = seed;
   return () => (state = (state * 48271) % 2147483647) / 2147483647;
 }
-const chance = random(7);
+/** EVENTS_SEED picks other faults and interleavings (to hunt a rare one); CI runs seed 7. */
+const chance = random(Number(process.env.EVENTS_SEED ?? 7));
 
 /** Fails calls of the app's clients at random: throttled before, or the answer lost after it took effect. */
 function injectFaults(clients: AwsClients) {
@@ -458,9 +459,13 @@ describe("events under 50 concurrent clients and injected faults", () => {
       bucketName: config.bucketName,
       verifyDigests: true,
     });
-    const purgedImages = records.filter(
-      (record) => record.userIdentity && (record.dynamodb.OldImage?.__edb_e__ as { S?: string })?.S === "image",
-    ).length;
+    const purgedOf = (entity: string) =>
+      records.filter(
+        (record) => record.userIdentity && (record.dynamodb.OldImage?.__edb_e__ as { S?: string })?.S === entity,
+      ).length;
+    const purgedImages = purgedOf("image");
+    // Upload runs stopped before their commit with their clean-up failing: the TTL's purge took their objects.
+    const purgedRuns = purgedOf("stagedObjects");
     const tally = (kind: Operation["kind"], outcome?: Outcome) =>
       operations.filter((op) => op.kind === kind && (outcome === undefined || op.outcome === outcome)).length;
     const refused = operations.filter((op) => op.outcome === "refused").length;
@@ -473,7 +478,8 @@ describe("events under 50 concurrent clients and injected faults", () => {
     console.log(
       `events: ${operations.length} operations from ${CLIENTS} clients ` +
         `(uploads ${tally("upload", "ok")}, large ${tally("large", "ok")}, edits ${tally("edit", "ok")}, deletes ${tally("delete", "ok")}, ` +
-        `trashed ${tally("trash", "ok")}, restored ${tally("restore", "ok")}, purged after TRASH_DAYS ${purgedImages}; ` +
+        `trashed ${tally("trash", "ok")}, restored ${tally("restore", "ok")}, purged after TRASH_DAYS ${purgedImages}, ` +
+        `staged runs purged ${purgedRuns}; ` +
         `refused ${refused}, of them ${tally("refused-upload") + tally("refused-edit") + tally("foreign-edit")} bad or foreign; unresolved ${unknown}), ` +
         `statuses ${JSON.stringify(statuses)}; ${faultsInjected} store faults and ${consumer.publishFaults} bus faults injected, ` +
         `${consumer.retries} batch retries; ${records.length} change records, ${consumer.delivered.length} events delivered, ` +
@@ -495,5 +501,6 @@ describe("events under 50 concurrent clients and injected faults", () => {
     expect(purgedImages).toBeGreaterThan(0);
     expect(violations).toEqual([]);
     expect(report.violations).toEqual([]);
+    expect(report.stagedRuns).toBe(0);
   });
 });

@@ -7,6 +7,7 @@ import { imageDeletionSchema } from "./image-deletion.entity.ts";
 import { imageTagSchema } from "./image-tag.entity.ts";
 import { imageSchema } from "./image.entity.ts";
 import { rateWindowSchema } from "./rate-window.entity.ts";
+import { stagedObjectsSchema } from "./staged-objects.entity.ts";
 import { uploadSchema } from "./upload.entity.ts";
 
 /** The entities bound to one table and client; built per store so stores never share state. */
@@ -17,6 +18,7 @@ export function createDb(client: DynamoDBDocumentClient, table: string) {
       image: new Entity(imageSchema, config),
       imageTag: new Entity(imageTagSchema, config),
       imageDeletion: new Entity(imageDeletionSchema, config),
+      stagedObjects: new Entity(stagedObjectsSchema, config),
       catalog: new Entity(catalogSchema, config),
       idempotency: new Entity(idempotencySchema, config),
       upload: new Entity(uploadSchema, config),

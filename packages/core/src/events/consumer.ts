@@ -3,7 +3,7 @@ import type { Config } from "../config.ts";
 import { createDb } from "../db/service.ts";
 import { createObjectStore } from "../storage/object-store.ts";
 import type { ImageEvent } from "./image-events.ts";
-import { purgeExpiredImage } from "./purge.ts";
+import { purgeExpired } from "./purge.ts";
 import { createStreamConsumer, type StreamConsumer } from "./stream-consumer.ts";
 
 /** The `source` of every image event. */
@@ -25,7 +25,7 @@ export function createImageEventConsumer(deps: {
     bucketName: deps.config.bucketName,
     source: EVENT_SOURCE,
     publish: deps.publish,
-    purge: (record) => purgeExpiredImage(record, { db, objects }),
+    purge: (record) => purgeExpired(record, { db, objects }),
     log: deps.log,
   });
 }

@@ -62,7 +62,7 @@ function classify(record: ChangeRecord): { type: ImageEventType; item: StoredIte
   if (entity === "upload" && after?.state === "failed" && before?.state !== "failed") {
     return { type: "image.failed", item: after };
   }
-  // Tag items, deletion records, idempotency records, rate windows, the catalog: no event.
+  // Tag items, staged and deletion records, idempotency records, rate windows, the catalog: no event.
   return undefined;
 }
 

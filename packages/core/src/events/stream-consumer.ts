@@ -9,7 +9,7 @@ export interface BatchResult {
 export interface StreamConsumerDeps extends DeriveOptions {
   /** Sends events on, in the order given; throws when any of them was not taken. */
   publish: (events: ImageEvent[]) => Promise<void>;
-  /** Completes what the TTL's removal of an image leaves (purge.ts); idempotent. */
+  /** Completes what the TTL's removal of an item that names objects leaves (purge.ts); idempotent. */
   purge: (record: ChangeRecord) => Promise<unknown>;
   /** Events sent in one call at most (EventBridge's PutEvents takes 10). */
   publishBatchSize?: number;

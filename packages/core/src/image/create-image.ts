@@ -13,7 +13,8 @@ import { committedRecord } from "./read-image.ts";
 import { listingFields, objectKeysOf, toImageInfo, type ImageRecord } from "./records.ts";
 import { renditionRecords, storeRenditions } from "./renditions.ts";
 import { settleAll } from "./settle.ts";
-import { discardObjects, type StoreContext } from "./store-context.ts";
+import { discardStaged, stageObjects, type StagedRun } from "./staged-objects.ts";
+import type { StoreContext } from "./store-context.ts";
 import { parseOrThrow } from "./validate.ts";
 
 export interface CreateImageInput {
@@ -126,27 +127,29 @@ async function storeImage(
     uploadedSha256,
     revision: 1,
   };
-  const keys = objectKeysOf(record);
+  const staged: StagedRun = { imageId, run: "direct", keys: objectKeysOf(record) };
 
   try {
-    await months.noteMonth(record.month, config.listingShards);
+    await settleAll([months.noteMonth(record.month, config.listingShards), stageObjects(ctx, staged)]);
     await settleAll([
       objects.put(record.objectKey, processed.body, processed.contentType),
       storeRenditions(objects, renditions, processed.ladder),
     ]);
   } catch (error) {
-    await discardObjects(ctx, keys, "upload failed while storing bytes");
+    await discardStaged(ctx, staged, "upload failed while storing bytes");
     throw toAppError(error, "storing the image");
   }
 
   try {
     await commitTransaction(
       db.transaction
-        .write(({ image: images, imageTag: tags, digest: digests }) => {
+        .write(({ image: images, imageTag: tags, digest: digests, stagedObjects }) => {
           const noted = digests.update({ userId, sha256: uploadedSha256 }).add({ imageIds: [imageId] });
           return [
             images.create(record).commit(),
             ...record.tags.map((tag) => tags.create({ ...listingFields(record), tag }).commit()),
+            // The objects are the image's from here on: nothing may purge them.
+            stagedObjects.delete({ imageId, run: staged.run }).commit(),
             // Refusing or answering duplicates: only while no image of this file is there, or two
             // uploads of one file at once could both pass the look-up above.
             (onDuplicate === "store" ? noted : noted.where((attr, op) => op.notExists(attr.imageIds))).commit(),
@@ -156,12 +159,12 @@ async function storeImage(
     );
   } catch (error) {
     // A timeout can hide a commit that happened: then the bytes belong to the image. When that
-    // cannot be told (the confirming reads fail too), the bytes stay: an orphan can be swept,
-    // an image without its bytes cannot be mended.
+    // cannot be told (the confirming reads fail too), the bytes stay: if the commit happened it
+    // removed the staged record and they are the image's; if not, the record's TTL purges them.
     const committed = await committedRecord(ctx, imageId).catch(() => undefined);
     if (committed === undefined) throw toAppError(error, "saving the image");
     if (committed) return { image: toImageInfo(committed, config.bucketName), existing: false };
-    await discardObjects(ctx, keys, "upload failed while saving metadata");
+    await discardStaged(ctx, staged, "upload failed while saving metadata");
     if (isConditionFailure(error)) {
       // Another upload of the same file committed first.
       const existing = await findDuplicate(ctx, userId, uploadedSha256);

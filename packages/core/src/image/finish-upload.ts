@@ -15,7 +15,8 @@ import { checkImage, encodeWithLadder, undecodableData } from "./processing.ts";
 import { committedRecord } from "./read-image.ts";
 import { listingFields, type ImageRecord } from "./records.ts";
 import { renditionRecords, storeRenditions } from "./renditions.ts";
-import { deleteLeftovers, discardObjects, epochSeconds, type StoreContext } from "./store-context.ts";
+import { discardStaged, stageObjects, type StagedRun } from "./staged-objects.ts";
+import { epochSeconds, type StoreContext } from "./store-context.ts";
 import { FAILED_RECORD_SECONDS, readUpload, type UploadRecord } from "./upload-records.ts";
 
 /** What finishing one S3 object ended in; duplicates and strays change nothing. */
@@ -100,13 +101,17 @@ async function storeNormalised(ctx: StoreContext, key: string, folder: string, u
   const version = ulid().slice(-10).toLowerCase();
   const storedKey = objectKeys.original(upload.imageId, image.extension, version);
   const renditions = renditionRecords(upload.imageId, ladder, version);
-  const keys = [storedKey, ...renditions.map((rendition) => rendition.key)];
-  const cleanUp = () => deleteLeftovers(objects, keys).catch(() => undefined);
+  const staged: StagedRun = {
+    imageId: upload.imageId,
+    run: version,
+    keys: [storedKey, ...renditions.map((rendition) => rendition.key)],
+  };
+  await stageObjects(ctx, staged);
   const body = createReadStream(normalised);
   try {
     await objects.putStream(storedKey, body, image.contentType);
   } catch (error) {
-    await cleanUp();
+    await discardStaged(ctx, staged, "finishing an upload failed while storing the image");
     throw toAppError(error, "storing the image");
   } finally {
     body.destroy();
@@ -114,12 +119,12 @@ async function storeNormalised(ctx: StoreContext, key: string, folder: string, u
   try {
     await storeRenditions(objects, renditions, ladder);
   } catch (error) {
-    await cleanUp();
+    await discardStaged(ctx, staged, "finishing an upload failed while storing the renditions");
     throw toAppError(error, "storing the renditions");
   }
   return {
     key: storedKey,
-    keys,
+    staged,
     renditions,
     placeholder: ladder.placeholder,
     contentType: image.contentType,
@@ -223,7 +228,7 @@ export async function finishUpload(ctx: StoreContext, key: string): Promise<Fini
     try {
       await commitTransaction(
         db.transaction
-          .write(({ image, imageTag, upload: pending, digest }) => {
+          .write(({ image, imageTag, upload: pending, digest, stagedObjects }) => {
             const noted = digest
               .update({ userId: upload.userId, sha256: stored.uploadedSha256 })
               .add({ imageIds: [imageId] });
@@ -234,6 +239,8 @@ export async function finishUpload(ctx: StoreContext, key: string): Promise<Fini
                 .commit(),
               image.create(record).commit(),
               ...record.tags.map((tag) => imageTag.create({ ...listingFields(record), tag }).commit()),
+              // This run's objects are the image's from here on: nothing may purge them.
+              stagedObjects.delete({ imageId, run: stored.staged.run }).commit(),
               // Refusing duplicates: only while no image of this file is there (two uploads of one file at once).
               (refusesDuplicates(upload) ? noted.where((attr, op) => op.notExists(attr.imageIds)) : noted).commit(),
             ];
@@ -244,12 +251,12 @@ export async function finishUpload(ctx: StoreContext, key: string): Promise<Fini
       // The image may exist all the same: another run finished first (a duplicate event, or a
       // second file posted to the same link), or our commit happened and only its answer was lost.
       // When that cannot be told (the confirming reads fail too), this run's files stay and the
-      // event is tried again: an orphan can be swept, an image without its bytes cannot be mended.
+      // event is tried again: if the commit happened they are the image's, and if not, the
+      // staged record's TTL purges them.
       const committed = await committedRecord(ctx, imageId);
       if (committed?.objectKey !== stored.key) {
-        // Not ours: this run's files go (retried: its keys are its own, no later run names them),
-        // and the record names the winner's.
-        await discardObjects(ctx, stored.keys, "finishing an upload whose commit failed or lost");
+        // Not ours: this run's files go, and the record names the winner's.
+        await discardStaged(ctx, stored.staged, "finishing an upload whose commit failed or lost");
         if (committed) return "ignored";
         if (!isConditionFailure(error)) throw error; // A failure: the event is tried again.
         const still = await readUpload(ctx, imageId);

@@ -67,31 +67,5 @@ export function createStoreContext({
   };
 }
 
-/** Best effort: objects whose item was never written must not stay behind. */
-/**
- * Deletes what a failed write left, tried a few times: the write's own failure and a failure of
- * this clean-up in one request would otherwise leave objects no item names.
- */
-export async function deleteLeftovers(objects: ObjectStore, keys: string[]): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await objects.deleteMany(keys);
-    } catch (error) {
-      if (attempt >= CLEAN_UP_ATTEMPTS) throw error;
-      await new Promise((resolve) => setTimeout(resolve, CLEAN_UP_BACKOFF_MS * attempt));
-    }
-  }
-}
-const CLEAN_UP_ATTEMPTS = 4;
-const CLEAN_UP_BACKOFF_MS = 50;
-
-export async function discardObjects(ctx: StoreContext, keys: string[], reason: string): Promise<void> {
-  try {
-    await deleteLeftovers(ctx.objects, keys);
-  } catch (error) {
-    ctx.log("orphaned_objects", { keys, reason, error: String(error) });
-  }
-}
-
 /** Epoch seconds, as TTL attributes keep time. */
 export const epochSeconds = (ctx: StoreContext) => Math.floor(ctx.now().getTime() / 1000);

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChangeRecord } from "../../src/events/change-record.ts";
+import { createImageEventConsumer } from "../../src/events/consumer.ts";
+import { STAGED_RECORD_SECONDS } from "../../src/image/staged-objects.ts";
 import { tinyPng } from "../support/fixtures.ts";
 import { startTestStore, type TestStore } from "../support/local-store.ts";
 import { postToS3 } from "../support/post-upload.ts";
@@ -61,6 +64,14 @@ async function withFaults<T>(timing: "after" | "before", failingReads: number, a
 }
 
 const objectsOf = async (imageId: string) => (await t.objectKeys()).filter((key) => key.includes(imageId));
+
+/** A large upload started by "max" with a PNG made from `seed`, its file posted and not finished yet. */
+async function postedUpload(seed: number, title: string) {
+  const bytes = await tinyPng(seed);
+  const started = await t.store.startLargeUpload("max", { title, contentType: "image/png", sizeBytes: bytes.length });
+  expect((await postToS3(started.upload, bytes)).status).toBe(204);
+  return { imageId: started.image.image_id, key: started.upload.fields.key! };
+}
 
 describe("a direct upload whose commit answer is lost", () => {
   it("answers the image it saved when a confirming read succeeds after a failed one", async () => {
@@ -130,60 +141,119 @@ describe("the clean-up after a failed commit", () => {
   });
 
   it("finishing: removes its own files even when their first delete fails too, and the retried event makes it ready", async () => {
-    const bytes = await tinyPng(907);
-    const started = await t.store.startLargeUpload("max", {
-      title: "twice",
-      contentType: "image/png",
-      sizeBytes: bytes.length,
-    });
-    expect((await postToS3(started.upload, bytes)).status).toBe(204);
-    const key = started.upload.fields.key!;
+    const { imageId, key } = await postedUpload(907, "twice");
     await expect(
       withFailingDeletes(1, () => withFaults("before", 0, () => t.store.finishUpload(key))),
     ).rejects.toMatchObject({ kind: "unavailable" });
     // The failed run's files are gone: only the posted file waits for the retried event.
-    expect(await objectsOf(started.image.image_id)).toEqual([key]);
+    expect(await objectsOf(imageId)).toEqual([key]);
     expect(await t.store.finishUpload(key)).toBe("ready");
-    expect((await t.store.get(started.image.image_id)).status).toBe("ready");
+    expect((await t.store.get(imageId)).status).toBe("ready");
     // What is left is the image's own: the store checker finds no object without its item.
-    expect(await objectsOf(started.image.image_id)).not.toContain(key);
+    expect(await objectsOf(imageId)).not.toContain(key);
     expect(await t.violations({ verifyDigests: true })).toEqual([]);
   });
 });
 
 describe("finishing a large upload whose commit answer is lost", () => {
   it("turns it ready with its own files when a confirming read fails once", async () => {
-    const bytes = await tinyPng(904);
-    const started = await t.store.startLargeUpload("max", {
-      title: "big",
-      contentType: "image/png",
-      sizeBytes: bytes.length,
-    });
-    expect((await postToS3(started.upload, bytes)).status).toBeLessThan(300);
-    expect(await withFaults("after", 1, () => t.store.finishUpload(started.upload.fields.key!))).toBe("ready");
-    const image = await t.store.getWithLinks(started.image.image_id);
+    const { imageId, key } = await postedUpload(904, "big");
+    expect(await withFaults("after", 1, () => t.store.finishUpload(key))).toBe("ready");
+    const image = await t.store.getWithLinks(imageId);
     expect(image.status).toBe("ready");
     expect((await fetch(image.download_url!)).status).toBe(200);
     expect(await t.violations({ verifyDigests: true })).toEqual([]);
   });
 
   it("keeps its files and asks for the event again when no confirming read succeeds", async () => {
-    const bytes = await tinyPng(905);
-    const started = await t.store.startLargeUpload("max", {
-      title: "big",
-      contentType: "image/png",
-      sizeBytes: bytes.length,
-    });
-    expect((await postToS3(started.upload, bytes)).status).toBe(204);
-    await expect(
-      withFaults("after", 100, () => t.store.finishUpload(started.upload.fields.key!)),
-    ).rejects.toMatchObject({
+    const { imageId, key } = await postedUpload(905, "big");
+    await expect(withFaults("after", 100, () => t.store.finishUpload(key))).rejects.toMatchObject({
       kind: "unavailable",
     });
     // The retried event finds the upload gone (the commit took it): it only removes the posted file.
-    expect(await t.store.finishUpload(started.upload.fields.key!)).toBe("ignored");
-    expect((await objectsOf(started.image.image_id)).some((key) => key.startsWith("uploads/"))).toBe(false);
-    expect((await t.store.get(started.image.image_id)).status).toBe("ready");
+    expect(await t.store.finishUpload(key)).toBe("ignored");
+    expect((await objectsOf(imageId)).some((key) => key.startsWith("uploads/"))).toBe(false);
+    expect((await t.store.get(imageId)).status).toBe("ready");
+    expect(await t.violations({ verifyDigests: true })).toEqual([]);
+  });
+});
+
+/**
+ * A run that stops between its bytes and its commit and whose clean-up never runs, as a crash
+ * or a timeout does, or a commit nobody can confirm; and a delete nobody retried. A record names
+ * what each left (the run's staged record, the delete's deletion record); when the TTL removes
+ * that record, the stream consumer's purge deletes those objects.
+ */
+describe("what a stopped run leaves, purged when its record expires", () => {
+  const stagedOf = async (imageId: string) =>
+    (await t.itemsOf(imageId)).filter((item) => item.__edb_e__ === "stagedObjects");
+
+  /** The TTL a day and a minute from now (or `seconds`), and the stream consumer on what it removed. */
+  async function aDayLater(seconds = STAGED_RECORD_SECONDS + 60) {
+    const local = t.localAws!;
+    const from = local.changes.records().length;
+    await local.sweepExpired(Date.now() / 1000 + seconds);
+    const consume = createImageEventConsumer({ config: t.config, clients: t.clients, publish: async () => {} });
+    const removed = local.changes.records().slice(from) as unknown as ChangeRecord[];
+    expect(await consume(removed)).toEqual({ batchItemFailures: [] });
+  }
+
+  it("a direct upload: its objects wait under the staged record, and the purge deletes them", async () => {
+    const before = await t.objectKeys();
+    await expect(
+      withFaults("before", 100, async () =>
+        t.store.create({ userId: "lou", title: "stopped", bytes: await tinyPng(908) }),
+      ),
+    ).rejects.toMatchObject({ kind: "unavailable" });
+    const left = (await t.objectKeys()).filter((key) => !before.includes(key));
+    expect(left.length).toBeGreaterThan(1);
+    const imageId = /img_[0-9A-Z]{26}/.exec(left[0]!)![0];
+    const [staged, ...more] = await stagedOf(imageId);
+    expect(more).toEqual([]);
+    expect([...(staged!.objectKeys as string[])].sort()).toEqual(left.sort());
+    // In flight, not orphaned: the checker counts them as the staged run's.
+    expect(await t.violations({ verifyDigests: true })).toEqual([]);
+
+    await aDayLater();
+    expect(await t.objectKeys()).toEqual(before);
+    expect(await t.itemsOf(imageId)).toEqual([]);
+    expect(await t.violations({ verifyDigests: true })).toEqual([]);
+  });
+
+  it("finishing: the stopped run's files are purged, the image a retried run committed keeps its own", async () => {
+    const { imageId, key } = await postedUpload(909, "stopped");
+    await expect(withFaults("before", 100, () => t.store.finishUpload(key))).rejects.toMatchObject({
+      kind: "unavailable",
+    });
+    const stopped = (await objectsOf(imageId)).filter((name) => name !== key);
+    expect(stopped.length).toBeGreaterThan(1);
+    expect(await t.store.finishUpload(key)).toBe("ready");
+    const [staged, ...more] = await stagedOf(imageId);
+    expect(more).toEqual([]);
+    expect([...(staged!.objectKeys as string[])].sort()).toEqual(stopped.sort());
+    const kept = (await objectsOf(imageId)).filter((name) => !stopped.includes(name));
+    expect(await t.violations({ verifyDigests: true })).toEqual([]);
+
+    await aDayLater();
+    expect((await objectsOf(imageId)).sort()).toEqual(kept.sort());
+    expect(await stagedOf(imageId)).toEqual([]);
+    const image = await t.store.getWithLinks(imageId);
+    expect((await fetch(image.download_url!)).status).toBe(200);
+    expect(await t.violations({ verifyDigests: true })).toEqual([]);
+  });
+
+  it("a delete nobody finished: when the deletion record expires, the purge deletes what it names", async () => {
+    const before = await t.objectKeys();
+    const image = await t.store.create({ userId: "lou", title: "half deleted", bytes: await tinyPng(910) });
+    await expect(withFailingDeletes(1, () => t.store.remove(image.image_id, "lou"))).rejects.toMatchObject({
+      kind: "unavailable",
+    });
+    expect((await objectsOf(image.image_id)).length).toBeGreaterThan(1);
+    expect(await t.violations({ verifyDigests: true })).toEqual([]);
+
+    await aDayLater(8 * 86_400);
+    expect(await t.objectKeys()).toEqual(before);
+    expect(await t.itemsOf(image.image_id)).toEqual([]);
     expect(await t.violations({ verifyDigests: true })).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import {
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -76,6 +77,15 @@ beforeEach(() => {
   s3.on(DeleteObjectsCommand).resolves({});
 });
 
+/** The staged records the store put, and the deletes of them it sent outside a transaction. */
+const stagedPuts = () =>
+  dynamo
+    .commandCalls(PutCommand)
+    .map((call) => call.args[0].input.Item as Record<string, unknown>)
+    .filter((item) => item.__edb_e__ === "stagedObjects");
+const stagedDeletes = () =>
+  dynamo.commandCalls(DeleteCommand).filter((call) => String(call.args[0].input.Key?.sk).includes("stagedObjects"));
+
 describe("create", () => {
   beforeEach(() => {
     dynamo.on(GetCommand).resolves({});
@@ -98,13 +108,20 @@ describe("create", () => {
     const put = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input.Key);
     expect(deleted!.sort()).toEqual(put.sort());
     expect(put).toHaveLength(2);
+    // Named by the staged record before the first byte went, which goes once they are deleted.
+    const [staged] = stagedPuts();
+    expect([...(staged!.objectKeys as string[])].sort()).toEqual(put.sort());
+    expect(dynamo.commandCalls(PutCommand)[0]!.calledBefore(s3.commandCalls(PutObjectCommand)[0]!)).toBe(true);
+    expect(stagedDeletes()).toHaveLength(1);
   });
 
-  it("reports objects it could not clean up instead of hiding them", async () => {
+  it("reports objects it could not clean up and leaves their staged record for the TTL's purge", async () => {
     dynamo.on(TransactWriteCommand).rejects(throttled());
     s3.on(DeleteObjectsCommand).rejects(awsError("InternalError", 500));
     expect(await kindOf(store.create({ userId: "alice", title: "t", bytes: await tinyPng() }))).toBe("unavailable");
-    expect(logged).toEqual(["orphaned_objects"]);
+    expect(logged).toEqual(["objects_left_for_purge"]);
+    expect(stagedPuts()).toHaveLength(1);
+    expect(stagedDeletes()).toHaveLength(0);
   });
 
   it("writes no metadata when S3 refuses the bytes", async () => {
