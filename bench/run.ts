@@ -10,7 +10,8 @@
  *   BENCH_QUICK=1       fewer repetitions everywhere and no 100,000-image table, to try the bench
  *                       itself (rougher numbers)
  *   BENCH_ONLY=<words>  only the sections whose names contain one of these comma-separated words
- *                       (cold, listing, load, memory, delivery, capacity), to work on one
+ *                       (cold, listing, load, memory, delivery, capacity), to work on one; printed
+ *                       and written to the OS temp folder, leaving bench/RESULTS.md (a whole run's) as it is
  *   BENCH_NODE22=0      skips the cold starts on Node 22 (otherwise a Node 22 binary is fetched
  *                       once from npm's node-<platform>-<arch> package into the OS temp folder)
  *   BENCH_RENDER=<file> writes RESULTS.md again from the raw results a run left in <file>
@@ -144,7 +145,12 @@ if (!rendering) {
   log(`raw results: ${raw}`);
 }
 const document = render(run);
-await writeFile(resolve(BENCH_DIR, "RESULTS.md"), document);
+// RESULTS.md is the record of a whole run: a run of some sections goes beside the raw results.
+const partial = !rendering && process.env.BENCH_ONLY !== undefined;
+const written = partial ? join(os.tmpdir(), "images-bench-RESULTS.md") : resolve(BENCH_DIR, "RESULTS.md");
+await writeFile(written, document);
 process.stdout.write(document);
 const checks = run.sections.flatMap((s) => s.checks);
-log(`bench/RESULTS.md written (${checks.filter((check) => check.met).length} of ${checks.length} targets met)`);
+log(
+  `${partial ? written : "bench/RESULTS.md"} written (${checks.filter((check) => check.met).length} of ${checks.length} targets met)`,
+);

@@ -3,6 +3,8 @@ import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAwsClients } from "../../core/src/aws/clients.ts";
 import { backfillRenditions, type BackfillOptions } from "../../core/src/image/backfill-renditions.ts";
+import { createImageEventConsumer } from "../../core/src/events/consumer.ts";
+import { STAGED_RECORD_SECONDS } from "../../core/src/image/staged-objects.ts";
 import { imagesWithoutRenditions } from "../src/images-without-renditions.ts";
 import { fixture, tinyPng } from "../../core/test/support/fixtures.ts";
 import { startTestStore, type TestStore } from "../../core/test/support/local-store.ts";
@@ -168,7 +170,7 @@ describe("npm run renditions:backfill", () => {
       clients: clientsRacing(() => t.store.update(id, "cal", { title: "edited", tags: ["b", "c"] })),
     });
     expect(report).toMatchObject({ done: 1, skipped: 0, failed: 0 });
-    expect(await check(true)).toMatchObject({ imagesWithoutRenditions: 0, violations: [] });
+    expect(await check(true)).toMatchObject({ imagesWithoutRenditions: 0, stagedRuns: 0, violations: [] });
     const item = await imageItem(id);
     expect(item).toMatchObject({ title: "edited", tags: ["b", "c"], revision: 3 });
     expect((await t.store.list({ tag: "c" })).items.map((image) => [image.title, image.renditions.length])).toEqual([
@@ -184,7 +186,48 @@ describe("npm run renditions:backfill", () => {
     expect(report).toMatchObject({ done: 0, skipped: 1, failed: 0 });
     expect(report.outcomes[0]).toMatchObject({ imageId: id, detail: "deleted while it was being done" });
     expect((await t.objectKeys()).filter((key) => key.includes(id))).toEqual([]);
-    expect(await check(true)).toMatchObject({ imagesWithoutRenditions: 0, violations: [] });
+    expect(await check(true)).toMatchObject({ imagesWithoutRenditions: 0, stagedRuns: 0, violations: [] });
+  });
+
+  it("a run that stops before its commit leaves its renditions to the staged record's purge", async () => {
+    const id = (await t.store.create({ userId: "gil", title: "stopped", bytes: await tinyPng(7) })).image_id;
+    await makeLegacy(id);
+    const legacyKeys = (await t.objectKeys()).filter((key) => key.includes(id));
+    // Its commit is throttled and no read can tell whether it happened: the run stops there.
+    const clients = createAwsClients(t.config);
+    let stopped = false;
+    clients.dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "TransactWriteItemsCommand" || context.commandName === "GetItemCommand") {
+          const committing = context.commandName === "TransactWriteItemsCommand";
+          if (committing || stopped) {
+            stopped = true;
+            throw Object.assign(new Error("injected throttling"), { name: "ThrottlingException", $metadata: {} });
+          }
+        }
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    const report = await backfill({
+      clients,
+      imagePages: (async function* () {
+        yield [id];
+      })(),
+    });
+    expect(report).toMatchObject({ done: 0, skipped: 0, failed: 1 });
+    expect((await t.objectKeys()).filter((key) => key.includes(id)).length).toBeGreaterThan(legacyKeys.length);
+    expect(await check(true)).toMatchObject({ imagesWithoutRenditions: 1, stagedRuns: 1, violations: [] });
+
+    // A day later the TTL removes the staged record, and the stream consumer's purge its renditions.
+    const local = t.localAws!;
+    const from = local.changes.records().length;
+    await local.sweepExpired(Date.now() / 1000 + STAGED_RECORD_SECONDS + 60);
+    const consume = createImageEventConsumer({ config: t.config, clients: t.clients, publish: async () => {} });
+    expect(await consume(local.changes.records().slice(from) as never)).toEqual({ batchItemFailures: [] });
+    expect((await t.objectKeys()).filter((key) => key.includes(id)).sort()).toEqual(legacyKeys.sort());
+    expect(await check(true)).toMatchObject({ imagesWithoutRenditions: 1, stagedRuns: 0, violations: [] });
+    await t.store.remove(id, "gil");
   });
 
   it("reports an image whose original is gone as failed, and stores nothing for it", async () => {

@@ -12,6 +12,7 @@ import { createDecodeSlots } from "./decode-slots.ts";
 import { checkImage, type Ladder } from "./processing.ts";
 import { listingFields, objectKeysOf, type ImageRecord, type RenditionRecord } from "./records.ts";
 import { renditionRecords, storeRenditions } from "./renditions.ts";
+import { discardStaged, stageObjects, type StagedRun } from "./staged-objects.ts";
 
 /**
  * `npm run renditions:backfill`: gives the images stored before the size ladder their renditions
@@ -85,6 +86,7 @@ export async function backfillRenditions({
   const read = async (imageId: string) =>
     ((await image.get({ imageId }).go({ consistent: true })).data as ImageRecord | null) ?? null;
 
+  const staging = { db, objects, now: () => new Date(), log };
   const discard = async (keys: string[], reason: string) => {
     try {
       await objects.deleteMany(keys);
@@ -122,10 +124,18 @@ export async function backfillRenditions({
     const version = ulid().slice(-10).toLowerCase();
     const renditions = renditionRecords(imageId, ladder, version);
     const stored = renditions.map((rendition) => rendition.key);
+    // Named before they are written, as an upload's are: a run that stops before its commit
+    // leaves them to the staged record's purge (staged-objects.ts).
+    const staged: StagedRun = { imageId, run: version, keys: stored };
+    try {
+      await stageObjects(staging, staged);
+    } catch (error) {
+      return outcome("failed", `storing its renditions: ${messageOf(error)}`);
+    }
     try {
       await storeRenditions(objects, renditions, ladder);
     } catch (error) {
-      await discard(stored, "backfill failed while storing renditions");
+      await discardStaged(staging, staged, "backfill failed while storing renditions");
       return outcome("failed", `storing its renditions: ${messageOf(error)}`);
     }
 
@@ -141,11 +151,12 @@ export async function backfillRenditions({
       try {
         await commitTransaction(
           db.transaction
-            .write(({ image: images, imageTag: tags }) => [
+            .write(({ image: images, imageTag: tags, stagedObjects }) => [
               images
                 .put(next)
                 .where((attr, op) => op.eq(attr.revision, before.revision))
                 .commit(),
+              stagedObjects.delete({ imageId, run: version }).commit(),
               // Every tag item carries the listing's fields, as update() writes them; a trashed
               // image has none (restore writes them from the record).
               ...(next.trashedAt === undefined
@@ -159,7 +170,8 @@ export async function backfillRenditions({
         try {
           now = await read(imageId);
         } catch (readError) {
-          // Whether the commit happened is unknown: the objects stay (the store checker tells).
+          // Whether the commit happened is unknown: the objects stay, the image's if it did, and
+          // the staged record's purge takes them if it did not.
           return outcome(
             "failed",
             `saving: ${messageOf(error)}; reading it back: ${messageOf(readError)}; kept ${stored.join(", ")}`,
@@ -171,7 +183,7 @@ export async function backfillRenditions({
             current = now;
             continue;
           }
-          await discard(stored, "backfill lost its race, or failed while saving");
+          await discardStaged(staging, staged, "backfill lost its race, or failed while saving");
           if (isConditionFailure(error) && !now) return outcome("skipped", "deleted while it was being done");
           if (isConditionFailure(error) && now && hasLadder(now))
             return outcome("skipped", "given its renditions by another run");

@@ -1,6 +1,6 @@
 import { toAppError } from "../errors.ts";
 import type { ObjectStore } from "../storage/object-store.ts";
-import { epochSeconds, type StoreContext } from "./store-context.ts";
+import type { StoreContext } from "./store-context.ts";
 
 /**
  * The write-ahead side of an upload: a run names the objects it is about to write before it
@@ -16,17 +16,20 @@ export interface StagedRun {
   keys: string[];
 }
 
+/** What staging works with: the store's, or an operator tool's own (backfill-renditions.ts). */
+export type StagingDeps = Pick<StoreContext, "db" | "objects" | "now" | "log">;
+
 /** A day: long after the run that wrote the record has ended, when nothing can commit its objects any more. */
 export const STAGED_RECORD_SECONDS = 86_400;
 
 /** Names the run's objects before the first of them is written; a failure here has written nothing. */
-export async function stageObjects(ctx: StoreContext, staged: StagedRun): Promise<void> {
+export async function stageObjects(ctx: StagingDeps, staged: StagedRun): Promise<void> {
   await ctx.db.entities.stagedObjects
     .put({
       imageId: staged.imageId,
       run: staged.run,
       objectKeys: staged.keys,
-      expiresAt: epochSeconds(ctx) + STAGED_RECORD_SECONDS,
+      expiresAt: Math.floor(ctx.now().getTime() / 1000) + STAGED_RECORD_SECONDS,
     })
     .go()
     .catch((error: unknown) => Promise.reject(toAppError(error, "storing the image")));
@@ -36,7 +39,7 @@ export async function stageObjects(ctx: StoreContext, staged: StagedRun): Promis
  * After a run that will not commit: its objects go (retried), then its record. Never fails the
  * caller: what it cannot remove now, the record's TTL purge removes later.
  */
-export async function discardStaged(ctx: StoreContext, staged: StagedRun, reason: string): Promise<void> {
+export async function discardStaged(ctx: StagingDeps, staged: StagedRun, reason: string): Promise<void> {
   try {
     await deleteLeftovers(ctx.objects, staged.keys);
   } catch (error) {
