@@ -15,7 +15,9 @@ export interface PurgeDeps {
  *   TTL, but any image the TTL removes is purged whole);
  * - a staged record (image/staged-objects.ts): the objects of an upload run that never
  *   committed, save any an image names;
- * - a deletion record nobody finished (image/delete-image.ts): the objects it still names.
+ * - a deletion record nobody finished (image/delete-image.ts): the objects it still names;
+ * - an upload nobody finished: the file posted for it (the bucket's lifecycle rule on the pending
+ *   prefix would clear it too, a day later; the local emulator has no lifecycle rules).
  * Idempotent: a redelivered record finds the objects and items gone, and S3's delete of a
  * missing key succeeds.
  */
@@ -32,6 +34,11 @@ export async function purgeExpired(record: ChangeRecord, deps: PurgeDeps): Promi
     case "imageDeletion":
       await deps.objects.deleteMany(deps.db.entities.imageDeletion.parse({ Item: removed }).data?.objectKeys ?? []);
       return true;
+    case "upload": {
+      const upload = deps.db.entities.upload.parse({ Item: removed }).data;
+      if (upload) await deps.objects.deleteMany([upload.objectKey]);
+      return true;
+    }
     default:
       return false;
   }

@@ -256,4 +256,14 @@ describe("what a stopped run leaves, purged when its record expires", () => {
     expect(await t.itemsOf(image.image_id)).toEqual([]);
     expect(await t.violations({ verifyDigests: true })).toEqual([]);
   });
+
+  it("an upload nobody finished: when it expires, the purge deletes the file posted for it", async () => {
+    const { imageId, key } = await postedUpload(911, "abandoned");
+    expect(await objectsOf(imageId)).toEqual([key]);
+
+    await aDayLater(2 * 86_400);
+    expect(await objectsOf(imageId)).toEqual([]);
+    expect(await t.itemsOf(imageId)).toEqual([]);
+    expect(await t.violations({ verifyDigests: true })).toEqual([]);
+  });
 });
