@@ -13,7 +13,7 @@ export const stagedObjectsSchema = createSchema({
   model: { entity: "stagedObjects", version: "1", service: "images" },
   attributes: {
     imageId: { type: "string", required: true, readOnly: true },
-    /** The run's own: "direct" for a direct upload (its id is new each try), the key version for finishing. */
+    /** The run's own: "direct" for a direct upload (its id is new each try), the key version for finishing and backfills. */
     run: { type: "string", required: true, readOnly: true },
     objectKeys: { type: "list", items: { type: "string" }, required: true, readOnly: true },
     /** TTL, epoch seconds: long after any run has ended (a Lambda function stops within 15 minutes). */

@@ -3,7 +3,7 @@ import type { ObjectStore } from "../storage/object-store.ts";
 import type { StoreContext } from "./store-context.ts";
 
 /**
- * The write-ahead side of an upload: a run names the objects it is about to write before it
+ * The write-ahead side of an upload (and of a renditions backfill): a run names the objects it is about to write before it
  * writes any (db/staged-objects.entity.ts), and the transaction that commits the image removes
  * that record. A run that stops anywhere in between leaves the record, and its TTL purge
  * (events/purge.ts) deletes what no image names. So no path, a crash included, leaves an object
@@ -11,7 +11,7 @@ import type { StoreContext } from "./store-context.ts";
  */
 export interface StagedRun {
   imageId: string;
-  /** "direct" for a direct upload (each try has an id of its own); the key version for finishing. */
+  /** "direct" for a direct upload (each try has an id of its own); the key version for finishing and backfills. */
   run: string;
   keys: string[];
 }
