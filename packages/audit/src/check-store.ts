@@ -9,9 +9,10 @@ import { checkShards } from "./images-without-shards.ts";
  * thumbnail, every tag item has its image and agrees with it, every object has its item, and an
  * image's object is the file its record describes (its size; with `verifyDigests`, its sha256). A
  * pending upload's object counts as its item until the upload expires, and so do the objects
- * an unfinished delete still names and those of an upload run's staged record (a run that never
- * committed; the record's TTL purges them), which never names an image's object. A trashed image keeps its objects, has no tag items, is in
- * no listing index (only its owner's trash) and carries the TTL that purges it; every digest
+ * an unfinished delete still names and those a staged record names (an upload run in flight, or
+ * stopped before its commit: the record's TTL purges them), which no other item may name. A
+ * trashed image keeps its objects, has no tag items, is in no listing index (only its owner's
+ * trash) and carries the TTL that purges it; every digest
  * item names only images there and not trashed, and every such image is named by its file's
  * digest. An audit reads everything, so it Scans: it is a tool for tests and operators, never
  * part of serving a request.
